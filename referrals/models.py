@@ -1,0 +1,1 @@
+# Referral codes, attribution and rewards arrive with the referrals issue (see DESIGN.md).

@@ -1,0 +1,94 @@
+"""Load a demo program: settings, a staff login and a few members with some history. Safe to run again."""
+import datetime as dt
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from members.models import Member, User
+from members.services import member_signup
+from rewards.models import PointLot, Program
+from rewards.selectors import program_get
+from rewards.services.ledger import Actor, points_earn, points_redeem, points_reverse
+
+STAFF_EMAIL, STAFF_PASSWORD = "staff@example.com", "demo-staff-password"
+MEMBER_PASSWORD = "demo-member-password"
+MEMBERS = [
+    ("ada@example.com", "Ada", "Lovelace", [120, 80, 300], 150),
+    ("grace@example.com", "Grace", "Hopper", [60, 45], 0),
+    ("alan@example.com", "Alan", "Turing", [500, 250, 90, 40], 400),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data: a program, a staff login and members with history (skips what exists)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            program = program_get()
+            if program.name == "Loyalty program":
+                program.name = "Demo Rewards"
+                program.currency = "EUR"
+                program.time_zone = "Europe/Amsterdam"
+                program.expiry_policy = Program.Expiry.END_OF_YEAR
+                program.expiry_period = 12
+                program.pending_days = 14
+                program.signup_bonus = 100
+                program.save()
+                self.stdout.write(f"Program '{program.name}': 100 points on sign-up, 14 days pending, yearly expiry.")
+
+            if not User.objects.filter(email=STAFF_EMAIL).exists():
+                User.objects.create_superuser(STAFF_EMAIL, STAFF_PASSWORD)
+            for email, first, last, orders, spend in MEMBERS:
+                if Member.objects.filter(user__email=email).exists():
+                    continue
+                user = User(email=email)
+                user.set_password(MEMBER_PASSWORD)
+                member = member_signup(user=user, first_name=first, last_name=last, marketing_consent=True)
+                self._history(member, orders, spend)
+                self.stdout.write(f"Member {first} {last}: {len(orders)} orders.")
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nDemo data ready. Open http://127.0.0.1:8000/\n"
+                f"  staff admin:  http://127.0.0.1:8000/admin/   {STAFF_EMAIL} / {STAFF_PASSWORD}\n"
+                f"  member pages: http://127.0.0.1:8000/me/      {MEMBERS[0][0]} / {MEMBER_PASSWORD}\n"
+                f"  (also {', '.join(m[0] for m in MEMBERS[1:])}, same password)\n"
+                "  API schema:   http://127.0.0.1:8000/api/v1/docs\n"
+            )
+        )
+
+    def _history(self, member, orders, spend):
+        account = member.points_account
+        now = timezone.now()
+        shop = Actor.shop("demo-web-shop")
+        for i, points in enumerate(orders):
+            # The last order is recent and still in its return window; the others are available.
+            pending = i == len(orders) - 1
+            points_earn(
+                account=account,
+                points=points,
+                source=PointLot.Source.ORDER,
+                source_ref=f"demo-order-{member.number}-{i + 1}",
+                actor=shop,
+                idempotency_key=f"demo:{member.public_id}:order:{i + 1}",
+                reason=f"Order #{1000 + i}",
+                available_at=now + dt.timedelta(days=10) if pending else None,
+            )
+        if spend:
+            points_redeem(
+                account=account,
+                points=spend,
+                reason="Reward: 5 EUR off",
+                actor=Actor.member(member.user),
+                idempotency_key=f"demo:{member.public_id}:redeem",
+            )
+        if len(orders) > 2:
+            refunded = PointLot.objects.get(source_ref=f"demo-order-{member.number}-2")
+            points_reverse(
+                lot=refunded,
+                points=refunded.points // 2,
+                reason="Partial refund of order #1001",
+                actor=shop,
+                idempotency_key=f"demo:{member.public_id}:refund",
+            )

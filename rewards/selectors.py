@@ -1,0 +1,150 @@
+"""Reads of the loyalty engine: the program, balances, history, and the ledger audit."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.services.program import inactivity_cutoff
+
+
+def program_get() -> Program:
+    """The program's settings; the row is created with defaults on first use."""
+    program, _ = Program.objects.get_or_create(pk=1)
+    return program
+
+
+def account_entries(*, account: PointsAccount, kind: str | None = None) -> QuerySet[PointEntry]:
+    """A member's history, newest first, optionally one kind only."""
+    entries = PointEntry.objects.filter(account=account).order_by("-created_at", "-id")
+    if kind:
+        entries = entries.filter(kind=kind)
+    return entries
+
+
+@dataclass(frozen=True)
+class NextExpiry:
+    points: int
+    expires_at: dt.datetime
+
+
+def next_expiry_get(*, account: PointsAccount, now: dt.datetime | None = None) -> NextExpiry | None:
+    """The next date on which some of the member's available points expire, and how many."""
+    program = program_get()
+    now = now or timezone.now()
+    cutoff = inactivity_cutoff(program=program, now=now)
+    if cutoff is not None:
+        if not account.available or account.last_activity_at is None:
+            return None
+        return NextExpiry(points=account.available, expires_at=account.last_activity_at + (now - cutoff))
+    first = (
+        PointLot.objects.filter(account=account, state=PointLot.State.AVAILABLE, expires_at__isnull=False)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    if first is None:
+        return None
+    points = PointLot.objects.filter(account=account, state=PointLot.State.AVAILABLE, expires_at=first).aggregate(
+        total=Sum("remaining")
+    )["total"]
+    return NextExpiry(points=points, expires_at=first)
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    account_id: int | None
+    member_number: str | None
+    detail: str
+
+
+def _total(queryset: QuerySet, *, group_by: str, field) -> Coalesce:
+    """A correlated SUM over `queryset` (filtered with OuterRef), 0 when it has no rows."""
+    summed = queryset.order_by().values(group_by).annotate(total=Sum(field)).values("total")
+    return Coalesce(Subquery(summed, output_field=IntegerField()), 0)
+
+
+def ledger_audit() -> list[Violation]:
+    """Check every ledger invariant over all accounts, lots and entries with set-based queries."""
+    violations: list[Violation] = []
+    live_lots = PointLot.objects.filter(account=OuterRef("pk"))
+    account_entries_ = PointEntry.objects.filter(account=OuterRef("pk"))
+    accounts = PointsAccount.objects.annotate(
+        lots_available=_total(live_lots.filter(state="available"), group_by="account", field="remaining"),
+        lots_pending=_total(live_lots.filter(state="pending"), group_by="account", field="remaining"),
+        entries_available=_total(account_entries_, group_by="account", field="available_change"),
+        entries_pending=_total(account_entries_, group_by="account", field="pending_change"),
+        entries_debt=_total(account_entries_, group_by="account", field="debt_change"),
+    ).filter(
+        ~Q(available=F("lots_available"))
+        | ~Q(pending=F("lots_pending"))
+        | ~Q(available=F("entries_available"))
+        | ~Q(pending=F("entries_pending"))
+        | ~Q(debt=F("entries_debt"))
+        | Q(available__lt=0)
+        | Q(pending__lt=0)
+        | Q(debt__lt=0)
+    )
+    for a in accounts.select_related("member"):
+        violations.append(
+            Violation(
+                invariant="balance",
+                account_id=a.pk,
+                member_number=a.member.number,
+                detail=(
+                    f"available {a.available} (lots {a.lots_available}, entries {a.entries_available}); "
+                    f"pending {a.pending} (lots {a.lots_pending}, entries {a.entries_pending}); "
+                    f"debt {a.debt} (entries {a.entries_debt})"
+                ),
+            )
+        )
+
+    # Per lot: its movements add up to what it holds, in the bucket its state says.
+    lot_movements = PointMovement.objects.filter(lot=OuterRef("pk"))
+    lots = PointLot.objects.annotate(
+        moved_available=_total(lot_movements, group_by="lot", field="available_change"),
+        moved_pending=_total(lot_movements, group_by="lot", field="pending_change"),
+    ).filter(
+        ~Q(remaining=F("moved_available") + F("moved_pending"))
+        | (Q(state="available") & ~Q(moved_pending=0))
+        | (Q(state="pending") & ~Q(moved_available=0))
+        | Q(remaining__lt=0)
+        | Q(remaining__gt=F("points"))
+    )
+    for lot in lots.select_related("account__member"):
+        violations.append(
+            Violation(
+                invariant="lot",
+                account_id=lot.account_id,
+                member_number=lot.account.member.number,
+                detail=(
+                    f"lot {lot.public_id} ({lot.state}) remaining {lot.remaining} of {lot.points}; "
+                    f"movements: available {lot.moved_available}, pending {lot.moved_pending}"
+                ),
+            )
+        )
+
+    # Per entry: its totals are the sum of the lot movements it recorded.
+    entry_movements = PointMovement.objects.filter(entry=OuterRef("pk"))
+    entries = PointEntry.objects.annotate(
+        moved_available=_total(entry_movements, group_by="entry", field="available_change"),
+        moved_pending=_total(entry_movements, group_by="entry", field="pending_change"),
+    ).filter(~Q(available_change=F("moved_available")) | ~Q(pending_change=F("moved_pending")))
+    for entry in entries.select_related("account__member"):
+        violations.append(
+            Violation(
+                invariant="entry",
+                account_id=entry.account_id,
+                member_number=entry.account.member.number,
+                detail=(
+                    f"entry {entry.public_id} ({entry.kind}) records available {entry.available_change}, "
+                    f"pending {entry.pending_change}; its movements add to {entry.moved_available}, "
+                    f"{entry.moved_pending}"
+                ),
+            )
+        )
+    return violations

@@ -1,0 +1,782 @@
+"""The points ledger: every change of a member's points goes through these functions.
+
+The rules that keep it correct (DESIGN.md, "The points ledger"):
+- Each function locks the member's PointsAccount row first and changes lots, entries and the
+  account only while holding that lock, in one transaction. Two accounts are locked in pk order.
+- Each call carries an idempotency key. Replaying a key returns the first entry and changes nothing;
+  the unique constraint on the key backs that up when two copies race.
+- Every change writes one PointEntry and one PointMovement per lot it touched, so `audit_ledger`
+  can rebuild every balance from them.
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.db import sql_random_uuid, sql_value
+from core.exceptions import ApplicationError
+from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.selectors import program_get
+from rewards.services.program import inactivity_cutoff, lot_expires_at
+
+Kind = PointEntry.Kind
+State = PointLot.State
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change: a member, a shop, a staff user or the system."""
+
+    kind: str
+    user: object | None = None
+    ref: str = ""
+
+    @classmethod
+    def system(cls, ref: str = "") -> "Actor":
+        return cls(kind=PointEntry.Actor.SYSTEM, ref=ref)
+
+    @classmethod
+    def staff(cls, user) -> "Actor":
+        return cls(kind=PointEntry.Actor.STAFF, user=user)
+
+    @classmethod
+    def member(cls, user) -> "Actor":
+        return cls(kind=PointEntry.Actor.MEMBER, user=user)
+
+    @classmethod
+    def shop(cls, ref: str) -> "Actor":
+        return cls(kind=PointEntry.Actor.SHOP, ref=ref)
+
+
+# --- helpers shared by the services --------------------------------------------------------------
+
+
+def _lock(account_id: int) -> PointsAccount:
+    """Lock the account row for the rest of the transaction (serialises all changes to one member)."""
+    return PointsAccount.objects.select_for_update(no_key=True).get(pk=account_id)
+
+
+def _replayed(key: str, *, account_id: int, kind: str, requested: int) -> PointEntry | None:
+    """The entry an earlier call with this key wrote, or None; a key reused for something else is a 409."""
+    entry = PointEntry.objects.filter(idempotency_key=key).first()
+    if entry is None:
+        return None
+    if entry.account_id != account_id or entry.kind != kind or entry.details.get("requested") != requested:
+        raise ApplicationError(
+            "This idempotency key was already used for a different operation.",
+            code="idempotency_conflict",
+            status=409,
+            extra={"idempotency_key": key},
+        )
+    return entry
+
+
+def _entry(account: PointsAccount, *, kind: str, actor: Actor, key: str, reason: str, details: dict) -> PointEntry:
+    return PointEntry(
+        account=account,
+        kind=kind,
+        actor_kind=actor.kind,
+        actor_user=actor.user,
+        actor_ref=actor.ref,
+        idempotency_key=key,
+        reason=reason,
+        details=details,
+    )
+
+
+def _save(entry: PointEntry, movements: list[PointMovement]) -> PointEntry:
+    """Write the entry with its movements; the entry's totals are the sum of its movements."""
+    entry.available_change = sum(m.available_change for m in movements)
+    entry.pending_change = sum(m.pending_change for m in movements)
+    entry.save()
+    for m in movements:
+        m.entry = entry
+    PointMovement.objects.bulk_create(movements)
+    return entry
+
+
+def _close_if_empty(lot: PointLot) -> None:
+    """A lot stays live only while it holds points (the lot_live_iff_holds_points constraint)."""
+    if lot.remaining == 0 and lot.state in (State.PENDING, State.AVAILABLE):
+        lot.state = State.REVERSED if lot.reversed_points == lot.points else State.SPENT
+
+
+def _take_available(account: PointsAccount, points: int, *, exclude_lot_id: int | None = None) -> list[PointMovement]:
+    """Take `points` from available lots, soonest-expiring first (lots without expiry last)."""
+    lots = (
+        PointLot.objects.filter(account=account, state=State.AVAILABLE)
+        .exclude(pk=exclude_lot_id)
+        .order_by(F("expires_at").asc(nulls_last=True), "earned_at", "pk")
+    )
+    movements, changed, now = [], [], timezone.now()
+    for lot in lots.iterator(chunk_size=200):
+        if points == 0:
+            break
+        take = min(points, lot.remaining)
+        lot.remaining -= take
+        lot.updated_at = now
+        points -= take
+        _close_if_empty(lot)
+        changed.append(lot)
+        movements.append(PointMovement(lot=lot, available_change=-take))
+    PointLot.objects.bulk_update(changed, ["remaining", "state", "updated_at"])
+    return movements
+
+
+def _apply(account: PointsAccount, entry: PointEntry, *, active_at: dt.datetime | None = None, **counters: int) -> None:
+    """Add an entry's changes (and lifetime counters) to the locked account; `active_at` marks member
+    activity (earning, spending), which the inactivity expiry policy counts from."""
+    account.available += entry.available_change
+    account.pending += entry.pending_change
+    account.debt += entry.debt_change
+    fields = ["available", "pending", "debt", "updated_at"]
+    for name, value in counters.items():
+        setattr(account, name, getattr(account, name) + value)
+        fields.append(name)
+    if active_at:
+        account.last_activity_at = active_at
+        fields.append("last_activity_at")
+    account.save(update_fields=fields)
+
+
+def _require_positive(points: int) -> None:
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise ApplicationError("Points must be a whole number above zero.", code="invalid_points", status=400)
+
+
+def _require_member_active(account: PointsAccount, *, allow_suspended: bool = False) -> None:
+    status = account.member.status
+    if status == "closed" or (status == "suspended" and not allow_suspended):
+        raise ApplicationError(f"The member's account is {status}.", code="member_not_active")
+
+
+def _new_lot(
+    account: PointsAccount,
+    *,
+    program: Program,
+    points: int,
+    source: str,
+    source_ref: str,
+    now: dt.datetime,
+    available_at: dt.datetime | None,
+    expires_at: dt.datetime | None = None,
+    value: Decimal = Decimal(0),
+) -> PointLot:
+    pending = available_at is not None and available_at > now
+    return PointLot.objects.create(
+        account=account,
+        points=points,
+        remaining=points,
+        state=State.PENDING if pending else State.AVAILABLE,
+        source=source,
+        source_ref=source_ref,
+        earned_at=now,
+        available_at=available_at if pending else now,
+        expires_at=expires_at if expires_at is not None else lot_expires_at(program=program, earned_at=now),
+        value=value,
+        value_currency=program.currency,
+    )
+
+
+def _settle_debt(account: PointsAccount, lot: PointLot, *, actor: Actor, key: str) -> None:
+    """New points pay off a recorded debt first."""
+    if account.debt == 0:
+        return
+    take = min(account.debt, lot.remaining)
+    bucket = "pending_change" if lot.state == State.PENDING else "available_change"
+    lot.remaining -= take
+    _close_if_empty(lot)
+    lot.save(update_fields=["remaining", "state", "updated_at"])
+    movement = PointMovement(lot=lot, **{bucket: -take})
+    entry = _entry(account, kind=Kind.SETTLE, actor=actor, key=f"{key}:settle", reason="Debt paid off", details={})
+    entry.debt_change = -take
+    _apply(account, _save(entry, [movement]))
+
+
+# --- the services --------------------------------------------------------------------------------
+
+
+def points_earn(
+    *,
+    account: PointsAccount,
+    points: int,
+    source: str,
+    actor: Actor,
+    idempotency_key: str,
+    source_ref: str = "",
+    reason: str = "",
+    available_at: dt.datetime | None = None,
+    value: Decimal = Decimal(0),
+) -> PointEntry:
+    """Credit a new lot, pending until `available_at` if that is in the future; replaying the key returns
+    the first entry."""
+    _require_positive(points)
+
+    def replay():
+        return _replayed(idempotency_key, account_id=account.pk, kind=Kind.EARN, requested=points)
+
+    try:
+        with transaction.atomic():
+            locked = _lock(account.pk)
+            if entry := replay():
+                return entry
+            _require_member_active(locked, allow_suspended=True)
+            program = program_get()
+            now = timezone.now()
+            lot = _new_lot(
+                locked,
+                program=program,
+                points=points,
+                source=source,
+                source_ref=source_ref,
+                now=now,
+                available_at=available_at,
+                value=value,
+            )
+            bucket = "pending_change" if lot.state == State.PENDING else "available_change"
+            entry = _entry(
+                locked,
+                kind=Kind.EARN,
+                actor=actor,
+                key=idempotency_key,
+                reason=reason,
+                details={"requested": points, "lot": str(lot.public_id)},
+            )
+            movement = PointMovement(lot=lot, **{bucket: points})
+            _apply(locked, _save(entry, [movement]), active_at=now, lifetime_earned=points)
+            _settle_debt(locked, lot, actor=actor, key=idempotency_key)
+    except IntegrityError:
+        if entry := replay():
+            return entry
+        raise
+    _refresh(account, locked)
+    return entry
+
+
+def points_redeem(
+    *, account: PointsAccount, points: int, reason: str, actor: Actor, idempotency_key: str
+) -> PointEntry:
+    """Debit `points` from the soonest-expiring available lots, or fail with nothing changed; replaying the
+    key returns the first entry."""
+    _require_positive(points)
+
+    def replay():
+        return _replayed(idempotency_key, account_id=account.pk, kind=Kind.REDEEM, requested=points)
+
+    try:
+        with transaction.atomic():
+            locked = _lock(account.pk)
+            if entry := replay():
+                return entry
+            _require_member_active(locked)
+            if points > locked.available:
+                raise ApplicationError(
+                    f"Not enough points: {locked.available} available, {points} needed.",
+                    code="insufficient_points",
+                    extra={"available": locked.available, "requested": points},
+                )
+            entry = _entry(
+                locked,
+                kind=Kind.REDEEM,
+                actor=actor,
+                key=idempotency_key,
+                reason=reason,
+                details={"requested": points},
+            )
+            movements = _take_available(locked, points)
+            _apply(locked, _save(entry, movements), active_at=timezone.now(), lifetime_redeemed=points)
+    except IntegrityError:
+        if entry := replay():
+            return entry
+        raise
+    _refresh(account, locked)
+    return entry
+
+
+def points_reverse(
+    *, lot: PointLot, points: int | None = None, reason: str, actor: Actor, idempotency_key: str
+) -> PointEntry:
+    """Reverse `points` of an earned lot (all that is left to reverse when None), e.g. for a refund.
+
+    What is still in the lot is taken first. If the lot was already spent, the program's reversal policy
+    decides: `lot` writes the rest off, `balance` takes it from other available points down to zero,
+    `debt` does the same and records what is still missing as a debt. The entry's details say which.
+    """
+    if points is not None:
+        _require_positive(points)
+
+    def replay():
+        return _replayed(idempotency_key, account_id=lot.account_id, kind=Kind.REVERSE, requested=points)
+
+    try:
+        with transaction.atomic():
+            locked = _lock(lot.account_id)
+            if entry := replay():
+                return entry
+            lot = PointLot.objects.get(pk=lot.pk)  # stable: every lot change holds the account lock
+            reversible = lot.points - lot.reversed_points
+            wanted = reversible if points is None else points
+            if wanted == 0:
+                raise ApplicationError("These points were already reversed.", code="already_reversed", status=409)
+            if wanted > reversible:
+                raise ApplicationError(
+                    f"Only {reversible} points of this lot can still be reversed.",
+                    code="reversal_exceeds_lot",
+                    extra={"reversible": reversible, "requested": wanted},
+                )
+            from_lot = min(wanted, lot.remaining)
+            bucket = "pending_change" if lot.state == State.PENDING else "available_change"
+            movements = [PointMovement(lot=lot, **{bucket: -from_lot})] if from_lot else []
+            lot.remaining -= from_lot
+            lot.reversed_points += wanted
+            _close_if_empty(lot)
+            lot.save(update_fields=["remaining", "reversed_points", "state", "updated_at"])
+
+            shortfall = wanted - from_lot
+            policy = program_get().reversal_policy
+            from_balance = debt = 0
+            if shortfall and policy in (Program.ReversalPolicy.BALANCE, Program.ReversalPolicy.DEBT):
+                available_now = locked.available + sum(m.available_change for m in movements)
+                from_balance = min(shortfall, available_now)
+                if from_balance:
+                    movements += _take_available(locked, from_balance, exclude_lot_id=lot.pk)
+                if policy == Program.ReversalPolicy.DEBT:
+                    debt = shortfall - from_balance
+            entry = _entry(
+                locked,
+                kind=Kind.REVERSE,
+                actor=actor,
+                key=idempotency_key,
+                reason=reason,
+                details={
+                    "requested": points,
+                    "lot": str(lot.public_id),
+                    "reversed": wanted,
+                    "from_lot": from_lot,
+                    "from_balance": from_balance,
+                    "debt": debt,
+                    "written_off": shortfall - from_balance - debt,
+                },
+            )
+            entry.debt_change = debt
+            _apply(locked, _save(entry, movements), lifetime_earned=-wanted)
+    except IntegrityError:
+        if entry := replay():
+            return entry
+        raise
+    return entry
+
+
+def points_adjust(
+    *, account: PointsAccount, points: int, reason: str, actor: Actor, idempotency_key: str
+) -> PointEntry:
+    """Add (points > 0, as a new lot) or remove (points < 0, soonest-expiring first) points by hand.
+
+    A reason is mandatory; a staff user needs the adjust permission, and beyond the program's staff limit
+    the unlimited one."""
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0:
+        raise ApplicationError(
+            "An adjustment is a whole number of points, not zero.", code="invalid_points", status=400
+        )
+    if not reason or not reason.strip():
+        raise ApplicationError("An adjustment needs a reason.", code="reason_required", status=400)
+    program = program_get()
+    if actor.kind == PointEntry.Actor.STAFF:
+        _check_staff_may_adjust(actor.user, points, program=program)
+
+    def replay():
+        return _replayed(idempotency_key, account_id=account.pk, kind=Kind.ADJUST, requested=points)
+
+    try:
+        with transaction.atomic():
+            locked = _lock(account.pk)
+            if entry := replay():
+                return entry
+            now = timezone.now()
+            entry = _entry(
+                locked,
+                kind=Kind.ADJUST,
+                actor=actor,
+                key=idempotency_key,
+                reason=reason.strip(),
+                details={"requested": points},
+            )
+            if points > 0:
+                lot = _new_lot(
+                    locked,
+                    program=program,
+                    points=points,
+                    source=PointLot.Source.ADJUSTMENT,
+                    source_ref=reason.strip()[:200],
+                    now=now,
+                    available_at=None,
+                )
+                entry.details["lot"] = str(lot.public_id)
+                _apply(locked, _save(entry, [PointMovement(lot=lot, available_change=points)]), lifetime_earned=points)
+                _settle_debt(locked, lot, actor=actor, key=idempotency_key)
+            else:
+                if -points > locked.available:
+                    raise ApplicationError(
+                        f"Cannot remove {-points} points: only {locked.available} are available.",
+                        code="insufficient_points",
+                        extra={"available": locked.available, "requested": -points},
+                    )
+                _apply(locked, _save(entry, _take_available(locked, -points)))
+    except IntegrityError:
+        if entry := replay():
+            return entry
+        raise
+    _refresh(account, locked)
+    return entry
+
+
+def _check_staff_may_adjust(user, points: int, *, program: Program) -> None:
+    if user is None or not user.has_perm("rewards.adjust_points"):
+        raise ApplicationError("You may not adjust points.", code="permission_denied", status=403)
+    if abs(points) > program.staff_adjust_limit and not user.has_perm("rewards.adjust_points_unlimited"):
+        raise ApplicationError(
+            f"Adjustments above {program.staff_adjust_limit} points need a program manager.",
+            code="adjustment_over_limit",
+            extra={"limit": program.staff_adjust_limit},
+        )
+
+
+def points_transfer(
+    *, source: PointsAccount, target: PointsAccount, points: int, reason: str, actor: Actor, idempotency_key: str
+) -> PointEntry:
+    """Move available points from one member to another (only when the program allows transfers).
+
+    The receiver's lot keeps the earliest expiry and the money value of the points it came from."""
+    _require_positive(points)
+    program = program_get()
+    if not program.transfers_enabled:
+        raise ApplicationError("This program does not allow point transfers.", code="transfers_disabled")
+    if source.pk == target.pk:
+        raise ApplicationError("A member cannot transfer points to themselves.", code="same_account", status=400)
+
+    def replay():
+        return _replayed(idempotency_key, account_id=source.pk, kind=Kind.TRANSFER, requested=-points)
+
+    try:
+        with transaction.atomic():
+            first, second = sorted([source.pk, target.pk])  # pk order: two transfers cannot deadlock
+            locked = {first: _lock(first), second: _lock(second)}
+            giver, receiver = locked[source.pk], locked[target.pk]
+            if entry := replay():
+                return entry
+            _require_member_active(giver)
+            _require_member_active(receiver)
+            if points > giver.available:
+                raise ApplicationError(
+                    f"Not enough points: {giver.available} available, {points} needed.",
+                    code="insufficient_points",
+                    extra={"available": giver.available, "requested": points},
+                )
+            now = timezone.now()
+            taken = _take_available(giver, points)
+            lots = {lot.pk: lot for lot in PointLot.objects.filter(pk__in=[m.lot_id for m in taken])}
+            expiries = [lots[m.lot_id].expires_at for m in taken if lots[m.lot_id].expires_at]
+            value = sum((lots[m.lot_id].value * -m.available_change / lots[m.lot_id].points for m in taken), Decimal(0))
+            out = _entry(
+                giver,
+                kind=Kind.TRANSFER,
+                actor=actor,
+                key=idempotency_key,
+                reason=reason,
+                details={"requested": -points, "to": str(receiver.member.public_id)},
+            )
+            _apply(giver, _save(out, taken), active_at=now)
+            lot = _new_lot(
+                receiver,
+                program=program,
+                points=points,
+                source=PointLot.Source.TRANSFER,
+                source_ref=str(giver.member.public_id),
+                now=now,
+                available_at=None,
+                expires_at=min(expiries) if expiries else None,
+                value=value.quantize(Decimal("0.0001")),
+            )
+            incoming = _entry(
+                receiver,
+                kind=Kind.TRANSFER,
+                actor=actor,
+                key=f"{idempotency_key}:in",
+                reason=reason,
+                details={"requested": points, "from": str(giver.member.public_id), "lot": str(lot.public_id)},
+            )
+            _apply(receiver, _save(incoming, [PointMovement(lot=lot, available_change=points)]))
+            _settle_debt(receiver, lot, actor=actor, key=f"{idempotency_key}:in")
+            entry = out
+    except IntegrityError:
+        if entry := replay():
+            return entry
+        raise
+    return entry
+
+
+def _refresh(account: PointsAccount, locked: PointsAccount) -> None:
+    """Give the caller's account object the balances just written."""
+    for name in ("available", "pending", "debt", "lifetime_earned", "lifetime_redeemed", "lifetime_expired"):
+        setattr(account, name, getattr(locked, name))
+
+
+# --- release and expiry: one account at a time, and set-based sweeps ------------------------------
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """How a sweep turns the lots it picks: the SQL for their changes and their new state."""
+
+    kind: str
+    available_sql: str
+    pending_sql: str
+    new_state: str
+    empties_lot: bool
+
+
+_RELEASE = _Sweep(Kind.RELEASE, "l.remaining", "-l.remaining", State.AVAILABLE, empties_lot=False)
+_EXPIRE = _Sweep(
+    Kind.EXPIRE,
+    "CASE WHEN l.state = 'available' THEN -l.remaining ELSE 0 END",
+    "CASE WHEN l.state = 'pending' THEN -l.remaining ELSE 0 END",
+    State.EXPIRED,
+    empties_lot=True,
+)
+
+
+def _sweep_accounts(
+    sweep: _Sweep,
+    *,
+    account_ids: list[int],
+    lots_sql: str,
+    lots_params: list,
+    key_prefix: str,
+    reason: str,
+    actor: Actor,
+    now: dt.datetime,
+) -> int:
+    """Within the caller's transaction, with `account_ids` locked: turn the lots matching `lots_sql`
+    (alias `l`) with one entry per account, one movement per lot, set-based. Returns lots turned."""
+    if not account_ids:
+        return 0
+    lot_t, entry_t = PointLot._meta.db_table, PointEntry._meta.db_table
+    move_t, account_t = PointMovement._meta.db_table, PointsAccount._meta.db_table
+    ids = ", ".join(str(int(i)) for i in account_ids)
+    lots_where = f"l.account_id IN ({ids}) AND ({lots_sql})"
+    key_sql = "%s || CAST(l.account_id AS VARCHAR(20))"
+    stamp = sql_value(now)
+    actor_user_id = actor.user.pk if actor.user else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {entry_t} (public_id, created_at, account_id, kind, available_change, pending_change,
+                                   debt_change, reason, actor_kind, actor_user_id, actor_ref, idempotency_key, details)
+            SELECT {sql_random_uuid()}, %s, l.account_id, %s, SUM({sweep.available_sql}), SUM({sweep.pending_sql}),
+                   0, %s, %s, %s, %s, {key_sql}, %s
+            FROM {lot_t} l WHERE {lots_where}
+            GROUP BY l.account_id
+            """,
+            [stamp, sweep.kind, reason, actor.kind, actor_user_id, actor.ref, key_prefix, "{}", *lots_params],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {move_t} (entry_id, lot_id, available_change, pending_change)
+            SELECT e.id, l.id, {sweep.available_sql}, {sweep.pending_sql}
+            FROM {lot_t} l JOIN {entry_t} e ON e.idempotency_key = {key_sql}
+            WHERE {lots_where}
+            """,
+            [key_prefix, *lots_params],
+        )
+        lifetime = (
+            "lifetime_expired = a.lifetime_expired - e.available_change - e.pending_change, "
+            if (sweep.kind == Kind.EXPIRE)
+            else ""
+        )
+        cursor.execute(
+            f"""
+            UPDATE {account_t} AS a
+            SET available = a.available + e.available_change, pending = a.pending + e.pending_change,
+                {lifetime} updated_at = %s
+            FROM {entry_t} e
+            WHERE a.id IN ({ids}) AND e.account_id = a.id
+              AND e.idempotency_key = %s || CAST(a.id AS VARCHAR(20))
+            """,
+            [stamp, key_prefix],
+        )
+        remaining = ", remaining = 0" if sweep.empties_lot else ""
+        cursor.execute(
+            f"UPDATE {lot_t} AS l SET state = %s{remaining}, updated_at = %s WHERE {lots_where}",
+            [sweep.new_state, stamp, *lots_params],
+        )
+        return cursor.rowcount
+
+
+def _sweep(
+    sweep: _Sweep,
+    *,
+    pick_account_ids,
+    lock_filter: dict,
+    lots_sql: str,
+    lots_params: list,
+    reason: str,
+    now: dt.datetime,
+    chunk_size: int,
+    progress=None,
+) -> int:
+    """Repeat in short transactions: pick accounts with due lots, lock them in pk order, turn their due
+    lots. A second sweep running at once waits on the locks and then finds those lots already done."""
+    total = 0
+    while True:
+        with transaction.atomic():
+            candidates = pick_account_ids(chunk_size)
+            if not candidates:
+                return total
+            account_ids = list(
+                PointsAccount.objects.select_for_update(no_key=True)
+                .filter(pk__in=candidates, **lock_filter)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            done = _sweep_accounts(
+                sweep,
+                account_ids=account_ids,
+                lots_sql=lots_sql,
+                lots_params=lots_params,
+                key_prefix=f"{sweep.kind}:{uuid.uuid4().hex}:",
+                reason=reason,
+                actor=Actor.system(),
+                now=now,
+            )
+        if done == 0:
+            return total  # what we picked was done by a sweep running beside us; it carries on
+        total += done
+        if progress:
+            progress(total)
+
+
+def _due_account_ids(lots, chunk_size: int) -> list[int]:
+    # A chunk of due lots names the accounts; all of those accounts' due lots go in the same chunk.
+    return sorted(set(lots.values_list("account_id", flat=True)[:chunk_size]))
+
+
+def lots_release_due(*, now: dt.datetime | None = None, chunk_size: int = 5000, progress=None) -> int:
+    """Make pending lots whose return window has closed available. Safe to run twice at once."""
+    now = now or timezone.now()
+    due = PointLot.objects.filter(state=State.PENDING, available_at__lte=now)
+    return _sweep(
+        _RELEASE,
+        pick_account_ids=lambda n: _due_account_ids(due, n),
+        lock_filter={},
+        lots_sql="l.state = 'pending' AND l.available_at <= %s",
+        lots_params=[sql_value(now)],
+        reason="Return window closed",
+        now=now,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+
+
+def lots_expire_due(*, now: dt.datetime | None = None, chunk_size: int = 5000, progress=None) -> int:
+    """Expire available lots past their expiry date, or, under the inactivity policy, all available
+    points of accounts inactive for the program's period. Safe to run twice at once."""
+    now = now or timezone.now()
+    cutoff = inactivity_cutoff(program=program_get(), now=now)
+    if cutoff is not None:
+        inactive = PointsAccount.objects.filter(last_activity_at__lt=cutoff, available__gt=0)
+        return _sweep(
+            _EXPIRE,
+            pick_account_ids=lambda n: list(inactive.order_by("pk").values_list("pk", flat=True)[:n]),
+            lock_filter={"last_activity_at__lt": cutoff},  # re-checked under the lock: activity since the pick
+            lots_sql="l.state = 'available'",
+            lots_params=[],
+            reason="Expired after inactivity",
+            now=now,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+    due = PointLot.objects.filter(state=State.AVAILABLE, expires_at__lte=now)
+    return _sweep(
+        _EXPIRE,
+        pick_account_ids=lambda n: _due_account_ids(due, n),
+        lock_filter={},
+        lots_sql="l.state = 'available' AND l.expires_at <= %s",
+        lots_params=[sql_value(now)],
+        reason="Points expired",
+        now=now,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+
+
+def points_release(*, lot: PointLot, actor: Actor, idempotency_key: str, reason: str = "Released early") -> PointEntry:
+    """Make one pending lot available now (e.g. staff release it early); replaying the key returns the entry."""
+    return _sweep_one(
+        _RELEASE,
+        account_id=lot.account_id,
+        lots_sql="l.id = %s AND l.state = 'pending'",
+        lots_params=[lot.pk],
+        actor=actor,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        nothing="This lot is not pending.",
+    )
+
+
+def points_expire(
+    *, account: PointsAccount, actor: Actor, idempotency_key: str, reason: str, everything: bool = False
+) -> PointEntry:
+    """Expire the account's available lots that are due, or with `everything` all its points, pending
+    included (account closure). Replaying the key returns the entry."""
+    now = timezone.now()
+    if everything:
+        lots_sql, params = "l.state IN ('pending', 'available')", []
+    else:
+        lots_sql, params = "l.state = 'available' AND l.expires_at <= %s", [sql_value(now)]
+    return _sweep_one(
+        _EXPIRE,
+        account_id=account.pk,
+        lots_sql=lots_sql,
+        lots_params=params,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        reason=reason,
+        nothing="There are no points to expire.",
+    )
+
+
+def _sweep_one(
+    sweep: _Sweep,
+    *,
+    account_id: int,
+    lots_sql: str,
+    lots_params: list,
+    actor: Actor,
+    idempotency_key: str,
+    reason: str,
+    nothing: str,
+) -> PointEntry:
+    key = f"{idempotency_key}:"
+    full_key = f"{key}{account_id}"
+    with transaction.atomic():
+        _lock(account_id)
+        if entry := PointEntry.objects.filter(idempotency_key=full_key).first():
+            return entry
+        done = _sweep_accounts(
+            sweep,
+            account_ids=[account_id],
+            lots_sql=lots_sql,
+            lots_params=lots_params,
+            key_prefix=key,
+            reason=reason,
+            actor=actor,
+            now=timezone.now(),
+        )
+        if not done:
+            raise ApplicationError(nothing, code="nothing_to_do", status=409)
+    return PointEntry.objects.get(idempotency_key=full_key)

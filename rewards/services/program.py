@@ -1,0 +1,31 @@
+"""The program's rules that the ledger applies: when points expire, when pending points release."""
+
+import datetime as dt
+
+from core.timeutils import add_months, start_of_next_month, start_of_next_year
+from rewards.models import Program
+
+
+def lot_expires_at(*, program: Program, earned_at: dt.datetime) -> dt.datetime | None:
+    """When points earned at `earned_at` expire under the program's policy (None: no fixed date)."""
+    n = program.expiry_period
+    policy = program.expiry_policy
+    if policy == Program.Expiry.DAYS:
+        return earned_at + dt.timedelta(days=n)
+    if policy == Program.Expiry.END_OF_MONTH:
+        return start_of_next_month(add_months(earned_at, n), tz=program.time_zone)
+    if policy == Program.Expiry.END_OF_YEAR:
+        return start_of_next_year(add_months(earned_at, n), tz=program.time_zone)
+    return None  # never, or inactivity (decided per account, not per lot)
+
+
+def inactivity_cutoff(*, program: Program, now: dt.datetime) -> dt.datetime | None:
+    """Accounts inactive since before this instant lose their points (inactivity policy only)."""
+    if program.expiry_policy != Program.Expiry.INACTIVITY:
+        return None
+    return add_months(now, -program.expiry_period)
+
+
+def pending_until(*, program: Program, placed_at: dt.datetime) -> dt.datetime:
+    """When points from an order placed at `placed_at` become available (end of the return window)."""
+    return placed_at + dt.timedelta(days=program.pending_days)
