@@ -23,6 +23,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = False
 
+# Rate limits and throttles must be shared by every web process: default to the broker's Redis, next db.
+_redis_default = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/1" if CELERY_BROKER_URL.startswith("redis") else ""
+CACHES = {"default": env.cache("CACHE_URL", default=_redis_default or "locmemcache://")}
+
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
