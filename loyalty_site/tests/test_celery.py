@@ -1,0 +1,59 @@
+"""The periodic ledger jobs through a real Celery worker and a real Redis broker (skipped without Redis)."""
+import datetime as dt
+import socket
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
+
+from loyalty_site.celery import app
+from members.tests.factories import member_create
+from rewards import tasks
+from rewards.models import PointLot
+from rewards.selectors import ledger_audit
+from rewards.services.ledger import Actor, points_earn
+
+REDIS = ("127.0.0.1", 6379)
+
+
+def redis_up() -> bool:
+    try:
+        socket.create_connection(REDIS, timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def redis_worker(settings):
+    if not redis_up():
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    url = f"redis://{REDIS[0]}:{REDIS[1]}/15"
+    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield
+    finally:
+        app.conf.update(task_always_eager=True, broker_url="", result_backend=None)
+
+
+def test_beat_schedule_names_real_tasks(settings):
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_release_job_runs_on_a_worker_through_redis(redis_worker):
+    account = member_create().points_account
+    points_earn(
+        account=account, points=40, source="order", actor=Actor.shop("test"), idempotency_key="order-1",
+        available_at=timezone.now() + dt.timedelta(seconds=1),
+    )
+    PointLot.objects.update(available_at=timezone.now() - dt.timedelta(minutes=1))
+
+    released = tasks.lots_release_due.delay().get(timeout=20)
+
+    account.refresh_from_db()
+    assert released == 1
+    assert (account.available, account.pending) == (40, 0)
+    assert ledger_audit() == []
