@@ -1,5 +1,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from django.urls import reverse
 
+from members.models import Member
 from members.services import member_signup
 
 
@@ -20,3 +22,11 @@ class AccountAdapter(DefaultAccountAdapter):
             joined_via="web",
         )
         return user
+
+    def get_login_redirect_url(self, request):
+        # Staff logins without a membership have nothing to see on the member pages: send them to the
+        # admin instead of the "no membership" page.
+        user = request.user
+        if user.is_staff and not Member.objects.filter(user=user).exists():
+            return reverse("admin:index")
+        return super().get_login_redirect_url(request)

@@ -6,14 +6,17 @@ from members.models import Member
 from rewards.models import PointEntry
 
 
-def member_for_user(user) -> Member:
-    """The signed-in user's member, or 404 (staff users without a membership, closed accounts)."""
-    try:
-        member = Member.objects.select_related("points_account", "user").get(user=user)
-    except Member.DoesNotExist:
-        raise Http404("No membership for this login.") from None
-    if member.status == Member.Status.CLOSED:
-        raise Http404("This membership is closed.")
+def member_for_user(user) -> Member | None:
+    """The signed-in user's open membership with its points account, or None (a staff login without a
+    membership, or a closed account)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    member = (
+        Member.objects.select_related("points_account", "user")
+        .filter(user=user)
+        .exclude(status=Member.Status.CLOSED)
+        .first()
+    )
     return member
 
 
@@ -21,9 +24,7 @@ def member_entry_get(*, member: Member, entry_id) -> PointEntry:
     """One of the member's own ledger entries with the lots it touched; another member's is a 404."""
     try:
         return (
-            PointEntry.objects.select_related("account")
-            .prefetch_related("movements__lot")
-            .get(public_id=entry_id, account__member=member)
+            PointEntry.objects.prefetch_related("movements__lot").filter(account__member=member).get(public_id=entry_id)
         )
     except PointEntry.DoesNotExist:
         raise Http404("No such entry.") from None
