@@ -61,12 +61,22 @@ def _lock(account_id: int) -> PointsAccount:
     return PointsAccount.objects.select_for_update(no_key=True).get(pk=account_id)
 
 
-def _replayed(key: str, *, account_id: int, kind: str, requested: int) -> PointEntry | None:
-    """The entry an earlier call with this key wrote, or None; a key reused for something else is a 409."""
+def _replayed(
+    key: str, *, account_id: int, kind: str, requested: int | None, same: dict | None = None
+) -> PointEntry | None:
+    """The entry an earlier call with this key wrote, or None; a key reused for something else is a 409.
+
+    `same`: further details the first call recorded that must match (the reversed lot, the receiver);
+    without them a key reused for another lot or receiver silently returned the first entry."""
     entry = PointEntry.objects.filter(idempotency_key=key).first()
     if entry is None:
         return None
-    if entry.account_id != account_id or entry.kind != kind or entry.details.get("requested") != requested:
+    if (
+        entry.account_id != account_id
+        or entry.kind != kind
+        or entry.details.get("requested") != requested
+        or any(entry.details.get(name) != value for name, value in (same or {}).items())
+    ):
         raise ApplicationError(
             "This idempotency key was already used for a different operation.",
             code="idempotency_conflict",
@@ -311,7 +321,13 @@ def points_reverse(
         _require_positive(points)
 
     def replay():
-        return _replayed(idempotency_key, account_id=lot.account_id, kind=Kind.REVERSE, requested=points)
+        return _replayed(
+            idempotency_key,
+            account_id=lot.account_id,
+            kind=Kind.REVERSE,
+            requested=points,
+            same={"lot": str(lot.public_id)},
+        )
 
     try:
         with transaction.atomic():
@@ -321,7 +337,7 @@ def points_reverse(
             lot = PointLot.objects.get(pk=lot.pk)  # stable: every lot change holds the account lock
             reversible = lot.points - lot.reversed_points
             wanted = reversible if points is None else points
-            if wanted == 0:
+            if reversible == 0:  # also for a partial refund: it conflicts with the full one already done
                 raise ApplicationError("These points were already reversed.", code="already_reversed", status=409)
             if wanted > reversible:
                 raise ApplicationError(
@@ -460,7 +476,13 @@ def points_transfer(
         raise ApplicationError("A member cannot transfer points to themselves.", code="same_account", status=400)
 
     def replay():
-        return _replayed(idempotency_key, account_id=source.pk, kind=Kind.TRANSFER, requested=-points)
+        return _replayed(
+            idempotency_key,
+            account_id=source.pk,
+            kind=Kind.TRANSFER,
+            requested=-points,
+            same={"to": str(target.member.public_id)},
+        )
 
     try:
         with transaction.atomic():
@@ -725,6 +747,7 @@ def points_release(*, lot: PointLot, actor: Actor, idempotency_key: str, reason:
         idempotency_key=idempotency_key,
         reason=reason,
         nothing="This lot is not pending.",
+        lot_id=lot.pk,
     )
 
 
@@ -760,12 +783,29 @@ def _sweep_one(
     idempotency_key: str,
     reason: str,
     nothing: str,
+    lot_id: int | None = None,
 ) -> PointEntry:
     key = f"{idempotency_key}:"
     full_key = f"{key}{account_id}"
     with transaction.atomic():
         _lock(account_id)
-        if entry := PointEntry.objects.filter(idempotency_key=full_key).first():
+        used = PointEntry.objects.filter(idempotency_key__in=[full_key, idempotency_key])
+        used = {e.idempotency_key: e for e in used}
+        entry = used.get(full_key) or used.get(idempotency_key)
+        # A key already used by another service (stored as is), for another operation or for another lot
+        # is a 409, as in _replayed; it used to return the first entry, leaving the second lot pending.
+        if entry and (
+            entry.idempotency_key != full_key
+            or entry.kind != sweep.kind
+            or (lot_id is not None and not entry.movements.filter(lot_id=lot_id).exists())
+        ):
+            raise ApplicationError(
+                "This idempotency key was already used for a different operation.",
+                code="idempotency_conflict",
+                status=409,
+                extra={"idempotency_key": idempotency_key},
+            )
+        if entry:
             return entry
         done = _sweep_accounts(
             sweep,
