@@ -15,10 +15,11 @@ def lot_expires_at(*, program: Program, earned_at: dt.datetime) -> dt.datetime |
         return earned_at + dt.timedelta(days=n)
     # Count the N months from the local date: counted in UTC, 22:30 UTC on 30 April (1 May in Amsterdam)
     # + 1 month gave 30 May, so points earned in May expired at the end of May, a month early.
-    local = earned_at.astimezone(ZoneInfo(program.time_zone))
     if policy == Program.Expiry.END_OF_MONTH:
+        local = earned_at.astimezone(ZoneInfo(program.time_zone))
         return start_of_next_month(add_months(local, n), tz=program.time_zone)
     if policy == Program.Expiry.END_OF_YEAR:
+        local = earned_at.astimezone(ZoneInfo(program.time_zone))
         return start_of_next_year(add_months(local, n), tz=program.time_zone)
     return None  # never, or inactivity (decided per account, not per lot)
 
