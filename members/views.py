@@ -76,7 +76,7 @@ def history_entry(request, member, entry_id):
 @member_required
 @require_http_methods(["GET", "POST"])
 def profile(request, member):
-    form = ProfileForm(request.POST or None, instance=member)
+    form = ProfileForm(request.POST if request.method == "POST" else None, instance=member)
     if request.method == "POST" and form.is_valid():
         member_profile_update(member=member, **{f: form.cleaned_data[f] for f in ProfileForm.Meta.fields})
         messages.success(request, _("Your profile is saved."))
@@ -87,7 +87,9 @@ def profile(request, member):
 @member_required
 @require_http_methods(["GET", "POST"])
 def preferences(request, member):
-    form = PreferencesForm(request.POST or None, initial={"marketing_consent": member.marketing_consent})
+    form = PreferencesForm(
+        request.POST if request.method == "POST" else None, initial={"marketing_consent": member.marketing_consent}
+    )
     if request.method == "POST" and form.is_valid():
         member_preferences_update(member=member, marketing_consent=form.cleaned_data["marketing_consent"])
         messages.success(request, _("Your preferences are saved."))
@@ -98,7 +100,7 @@ def preferences(request, member):
 @member_required
 @require_http_methods(["GET", "POST"])
 def close_account(request, member):
-    form = CloseAccountForm(request.POST or None, user=request.user)
+    form = CloseAccountForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
         member_close(member=member, actor=Actor.member(request.user))
         logout(request)
