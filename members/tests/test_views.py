@@ -286,7 +286,9 @@ def test_another_members_entry_is_not_found(client, member):
     other = member_create(email="grace@example.com")
     others_entry = earn(other, 500, reason="Grace's order")
     client.force_login(member.user)
-    assert client.get(reverse("members:history_entry", args=[others_entry.public_id])).status_code == 404
+    response = client.get(reverse("members:history_entry", args=[others_entry.public_id]))
+    assert response.status_code == 404
+    assert "We could not find that page" in text(response) and "Grace's order" not in text(response)
     assert client.get(reverse("members:history_entry", args=[uuid.uuid4()])).status_code == 404
 
 
