@@ -5,7 +5,6 @@ test server. Skipped when Playwright or Chromium is missing. Screenshots of the 
 at phone size are saved in the temporary directory (loyalty-browser/) for a person to look at.
 """
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,14 +12,10 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-# Playwright's sync API runs an event loop in this thread, which makes Django refuse ORM calls from it
-# (and from the live server's set-up) unless told that this is safe. It is: nothing here is async.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from members.models import Member
+from rewards.selectors import program_get
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-from members.models import Member  # noqa: E402
-from rewards.selectors import program_get  # noqa: E402
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
@@ -51,7 +46,11 @@ def bakery(live_server):
 
 
 @pytest.fixture
-def phone(bakery):
+def phone(bakery, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls from a thread
+    # with a running loop unless told it is safe. It is here: nothing is async. Set for this test only,
+    # so that the rest of the suite keeps Django's check.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
