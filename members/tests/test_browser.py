@@ -109,3 +109,9 @@ def test_sign_up_on_a_phone_and_see_the_bonus_and_the_history(live_server, phone
     assert page.get_by_test_id("entry-points").inner_text() == "+250 points"
     assert "Sign-up bonus" in page.get_by_test_id("lot").inner_text()
     assert fits_the_screen(page)
+
+    # The smallest phones in use (320px wide) get the same pages without sideways scrolling.
+    page.set_viewport_size({"width": 320, "height": 640})
+    for path in ("/me/", "/me/history/", "/me/profile/", "/me/preferences/", "/me/close/"):
+        page.goto(f"{live_server.url}{path}")
+        assert fits_the_screen(page), path
