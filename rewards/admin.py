@@ -7,6 +7,7 @@ action that members and points accounts share.
 
 import re
 from collections import defaultdict
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -74,7 +75,11 @@ class ProgramTimeZoneMixin:
     """Pages show times in the program's time zone (where "end of the year" is decided), not the server's."""
 
     def _in_program_time_zone(self, view, request, *args, **kwargs):
-        with timezone.override(program_get().time_zone):
+        try:
+            zone = ZoneInfo(program_get().time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = timezone.get_default_timezone()  # a bad setting must not lock staff out of fixing it
+        with timezone.override(zone):
             response = view(request, *args, **kwargs)
             if hasattr(response, "render"):
                 response.render()  # a TemplateResponse renders lazily, after this block otherwise
