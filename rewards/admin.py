@@ -392,8 +392,6 @@ class PointsAccountAdmin(
         "pending",
         "debt",
         "lifetime_earned",
-        "lifetime_redeemed",
-        "lifetime_expired",
         "last_activity",
     )
     list_select_related = ("member__user",)
