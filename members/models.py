@@ -25,9 +25,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A login: e-mail and password. Shoppers also have a Member; staff users may not."""
 
     email = models.EmailField(_("email address"), unique=True)
-    is_staff = models.BooleanField(default=False, help_text=_("Can log into the admin site."))
-    is_active = models.BooleanField(default=True)
-    date_joined = models.DateTimeField(default=timezone.now)
+    is_staff = models.BooleanField(_("staff"), default=False, help_text=_("Can log into the admin site."))
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Can log in. Closed memberships are made inactive.")
+    )
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
 
     objects = UserManager()
 

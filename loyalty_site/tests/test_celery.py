@@ -1,6 +1,7 @@
 """The periodic ledger jobs through a real Celery worker and a real Redis broker (skipped without Redis)."""
 import datetime as dt
 import socket
+import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -29,12 +30,14 @@ def redis_worker(settings):
     if not redis_up():
         pytest.skip("needs Redis on 127.0.0.1:6379")
     url = f"redis://{REDIS[0]}:{REDIS[1]}/15"
-    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False)
+    # A queue of this run's own, so that two test runs sharing the Redis never take each other's tasks.
+    queue = f"test-{uuid.uuid4().hex}"
+    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False, task_default_queue=queue)
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             yield
     finally:
-        app.conf.update(task_always_eager=True, broker_url="", result_backend=None)
+        app.conf.update(task_always_eager=True, broker_url="", result_backend=None, task_default_queue="celery")
 
 
 def test_beat_schedule_names_real_tasks(settings):

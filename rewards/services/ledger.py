@@ -402,8 +402,6 @@ def points_adjust(
     if not reason or not reason.strip():
         raise ApplicationError("An adjustment needs a reason.", code="reason_required", status=400)
     program = program_get()
-    if actor.kind == PointEntry.Actor.STAFF:
-        _check_staff_may_adjust(actor.user, points, program=program)
 
     def replay():
         return _replayed(idempotency_key, account_id=account.pk, kind=Kind.ADJUST, requested=points)
@@ -411,8 +409,12 @@ def points_adjust(
     try:
         with transaction.atomic():
             locked = _lock(account.pk)
+            # A replay answers with the first entry even if the staff limit changed since.
             if entry := replay():
                 return entry
+            if actor.kind == PointEntry.Actor.STAFF:
+                _check_staff_may_adjust(actor.user, points, program=program)
+            _require_member_active(locked, allow_suspended=True)
             now = timezone.now()
             entry = _entry(
                 locked,
@@ -609,9 +611,9 @@ def _sweep_accounts(
         cursor.execute(
             f"""
             INSERT INTO {move_t} (entry_id, lot_id, available_change, pending_change)
-            SELECT e.id, l.id, {sweep.available_sql}, {sweep.pending_sql}
-            FROM {lot_t} l JOIN {entry_t} e ON e.idempotency_key = {key_sql}
-            WHERE {lots_where}
+            SELECT (SELECT e.id FROM {entry_t} e WHERE e.idempotency_key = {key_sql}),
+                   l.id, {sweep.available_sql}, {sweep.pending_sql}
+            FROM {lot_t} l WHERE {lots_where}
             """,
             [key_prefix, *lots_params],
         )
@@ -675,8 +677,10 @@ def _sweep(
                 actor=Actor.system(),
                 now=now,
             )
-        if done == 0:
+        if done == 0 and len(account_ids) == len(candidates):
             return total  # what we picked was done by a sweep running beside us; it carries on
+        # (When the re-check under the lock dropped accounts, e.g. members active since the pick, carry on:
+        # the next pick skips them. Stopping here left every other inactive account for the next run.)
         total += done
         if progress:
             progress(total)

@@ -11,8 +11,9 @@ from rewards.models import PointLot, Program
 from rewards.selectors import program_get
 from rewards.services.ledger import Actor, points_earn, points_redeem, points_reverse
 
-STAFF_EMAIL, STAFF_PASSWORD = "staff@example.com", "demo-staff-password"
-MEMBER_PASSWORD = "demo-member-password"
+# Demo logins for a local portal only; the README lists them.
+STAFF_EMAIL, STAFF_PASSWORD = "staff@example.com", "demo-staff-password"  # noqa: S105
+MEMBER_PASSWORD = "demo-member-password"  # noqa: S105
 MEMBERS = [
     ("ada@example.com", "Ada", "Lovelace", [120, 80, 300], 150),
     ("grace@example.com", "Grace", "Hopper", [60, 45], 0),
