@@ -7,6 +7,7 @@ from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.timeutils import add_months
 from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.services.program import inactivity_cutoff
 
@@ -39,7 +40,12 @@ def next_expiry_get(*, account: PointsAccount, now: dt.datetime | None = None) -
     if cutoff is not None:
         if not account.available or account.last_activity_at is None:
             return None
-        return NextExpiry(points=account.available, expires_at=account.last_activity_at + (now - cutoff))
+        # The sweep expires them once add_months(sweep time, -N) passes the last activity, which is never
+        # before add_months(last activity, N). Adding (now - cutoff) used this month's length instead and
+        # could show a date after the points were already gone (31 Jan + "31 days" = 2 Mar; gone 1 Mar).
+        return NextExpiry(
+            points=account.available, expires_at=add_months(account.last_activity_at, program.expiry_period)
+        )
     first = (
         PointLot.objects.filter(account=account, state=PointLot.State.AVAILABLE, expires_at__isnull=False)
         .order_by("expires_at")
