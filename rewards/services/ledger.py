@@ -541,6 +541,9 @@ def points_transfer(
         if entry := replay():
             return entry
         raise
+    # Like the other services: the caller's objects show the new balances (they kept the old ones).
+    _refresh(source, giver)
+    _refresh(target, receiver)
     return entry
 
 

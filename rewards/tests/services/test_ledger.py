@@ -734,6 +734,7 @@ class TestTransfer:
         assert lot.expires_at == soon.expires_at
         assert lot.value == Decimal("5.0000")  # 20/20 of 4.00 and 10/50 of 5.00
         assert lot.source_ref == str(account.member.public_id)
+        assert (account.available, other_account.available) == (40, 30)  # the caller's objects are up to date
         assert (balances(account)["available"], balances(other_account)["available"]) == (40, 30)
         assert ledger_audit() == []
 
