@@ -1,6 +1,8 @@
 """The periodic ledger jobs through a real Celery worker and a real Redis broker (skipped without Redis)."""
+
 import datetime as dt
 import socket
+import time
 import uuid
 
 import pytest
@@ -32,12 +34,20 @@ def redis_worker(settings):
     url = f"redis://{REDIS[0]}:{REDIS[1]}/15"
     # A queue of this run's own, so that two test runs sharing the Redis never take each other's tasks.
     queue = f"test-{uuid.uuid4().hex}"
-    app.conf.update(broker_url=url, result_backend=url, task_always_eager=False, task_default_queue=queue)
+    app.conf.update(broker_url=url, task_always_eager=False)
+    _drop_cached_connections()
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
+        with start_worker(app, pool="solo", queues=[queue], perform_ping_check=False, shutdown_timeout=10):
+            yield queue
     finally:
-        app.conf.update(task_always_eager=True, broker_url="", result_backend=None, task_default_queue="celery")
+        app.conf.update(task_always_eager=True, broker_url="")
+        _drop_cached_connections()
+
+
+def _drop_cached_connections():
+    # Celery caches its producer pool for the broker URL it first saw; earlier tests saw none.
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def test_beat_schedule_names_real_tasks(settings):
@@ -49,14 +59,25 @@ def test_beat_schedule_names_real_tasks(settings):
 def test_release_job_runs_on_a_worker_through_redis(redis_worker):
     account = member_create().points_account
     points_earn(
-        account=account, points=40, source="order", actor=Actor.shop("test"), idempotency_key="order-1",
+        account=account,
+        points=40,
+        source="order",
+        actor=Actor.shop("test"),
+        idempotency_key="order-1",
         available_at=timezone.now() + dt.timedelta(seconds=1),
     )
     PointLot.objects.update(available_at=timezone.now() - dt.timedelta(minutes=1))
 
-    released = tasks.lots_release_due.delay().get(timeout=20)
+    tasks.lots_release_due.apply_async(
+        queue=redis_worker
+    )  # no result backend: we watch the ledger, as the member would
 
-    account.refresh_from_db()
-    assert released == 1
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        account.refresh_from_db()
+        if account.available:
+            break
+        time.sleep(0.1)
     assert (account.available, account.pending) == (40, 0)
+    assert PointLot.objects.get().state == "available"
     assert ledger_audit() == []
