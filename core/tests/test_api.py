@@ -1,4 +1,5 @@
 """Every API error has one shape: {"error": {"code", "message", "details"}} with the right status."""
+
 import pytest
 from django.http import Http404
 from rest_framework import serializers
@@ -44,7 +45,11 @@ def test_validation_error_is_400_with_field_details():
 
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
-    [(Http404(), 404, "not_found"), (NotAuthenticated(), 401, "not_authenticated"), (Throttled(wait=7), 429, "throttled")],
+    [
+        (Http404(), 404, "not_found"),
+        (NotAuthenticated(), 401, "not_authenticated"),
+        (Throttled(wait=7), 429, "throttled"),
+    ],
 )
 def test_framework_errors_use_the_same_shape(exc, status, code):
     response = answer(exc)

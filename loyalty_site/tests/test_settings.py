@@ -1,4 +1,5 @@
 """The settings modules: zero-config local defaults, and production refusing to start half-configured."""
+
 import os
 import secrets
 import subprocess

@@ -1,4 +1,5 @@
 """Login rate limits: guessing passwords for one account is stopped (allauth's limits, our settings)."""
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache

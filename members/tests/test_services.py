@@ -1,4 +1,5 @@
 """Sign-up and member numbers (members.services)."""
+
 import pytest
 from django.db import IntegrityError
 

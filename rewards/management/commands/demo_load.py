@@ -1,4 +1,5 @@
 """Load a demo program: settings, a staff login and a few members with some history. Safe to run again."""
+
 import datetime as dt
 
 from django.core.management.base import BaseCommand
