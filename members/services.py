@@ -60,7 +60,8 @@ def member_signup(
             joined_via=joined_via,
             joined_at=now,
         )
-        account = PointsAccount.objects.create(member=member)
+        # Joining counts as activity: the inactivity expiry policy counts from here.
+        account = PointsAccount.objects.create(member=member, last_activity_at=now)
         bonus = program_get().signup_bonus
         if bonus:
             points_earn(

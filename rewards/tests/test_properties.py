@@ -73,6 +73,8 @@ class Lot:
     origin: int  # the lot whose earning time `expiry` counts from (a transfer copies it)
     seq: int  # creation order
     reversed: int = 0
+    used: int = 0  # taken by spending, transfers, debt or another lot's refund (not expiry, not own refunds)
+    earned: bool = True  # False for a transfer's lot: it never counted as earned
 
     def spend_order(self) -> tuple:
         """Soonest-expiring first (then the earliest earned), lots without expiry last."""
@@ -116,6 +118,7 @@ class Model:
                 continue
             n = min(points, lot.remaining)
             lot.remaining -= n
+            lot.used += n
             points -= n
             self.accounts[owner].available -= n
             self._close(lot)
@@ -128,6 +131,7 @@ class Model:
         n = min(account.debt, lot.remaining)
         if n:
             lot.remaining -= n
+            lot.used += n
             account.debt -= n
             self._bucket(lot, -n)
             self._close(lot)
@@ -135,6 +139,7 @@ class Model:
     def new_lot(self, pk, owner, points, *, window, expiry, origin=None, earned=True) -> None:
         seq = next(self._seq)
         lot = Lot(pk, owner, points, points, "pending" if window else "available", window, expiry, origin, seq)
+        lot.earned = earned
         if origin is None:
             lot.origin = seq
         self.lots[pk] = lot
@@ -148,17 +153,23 @@ class Model:
         wanted = reversible if points is None else points
         account = self.accounts[lot.owner]
         from_lot = min(wanted, lot.remaining)
+        # Only points the member used are charged again; expired ones were already lost.
+        unspent = lot.points - lot.used
+        charge = max(0, lot.reversed + wanted - unspent) - max(0, lot.reversed - unspent)
+        charge = min(charge, wanted - from_lot)
         lot.remaining -= from_lot
         self._bucket(lot, -from_lot)
         lot.reversed += wanted
         self._close(lot)
-        shortfall = wanted - from_lot
+        if lot.state == "spent" and lot.reversed == lot.points:
+            lot.state = "reversed"
         if policy in ("balance", "debt"):
-            from_balance = min(shortfall, account.available)
+            from_balance = min(charge, account.available)
             self.take(lot.owner, from_balance, exclude=lot)
             if policy == "debt":
-                account.debt += shortfall - from_balance
-        account.lifetime_earned -= wanted
+                account.debt += charge - from_balance
+        if lot.earned:
+            account.lifetime_earned -= wanted
 
     def release(self, lot: Lot) -> None:
         self.accounts[lot.owner].pending -= lot.remaining
@@ -208,9 +219,6 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             self.program.expiry_policy, self.program.expiry_period = Program.Expiry.DAYS, days
         self.program.save()
-
-    def current_expiry(self) -> int | None:
-        return self.program.expiry_period if self.program.expiry_policy == Program.Expiry.DAYS else None
 
     def call(self, service, **kwargs) -> PointEntry:
         entry = service(**kwargs)
@@ -330,7 +338,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.call(ledger.points_transfer, **kwargs)
         taken = self.model.take(giver, points)
         with_expiry = [(lot.expiry, lot.origin) for lot in taken if lot.expiry is not None]
-        expiry, origin = min(with_expiry) if with_expiry else (self.current_expiry(), None)
+        # The earliest expiry of the points given; if none of them expire, neither do these.
+        expiry, origin = min(with_expiry) if with_expiry else (None, None)
         incoming = PointEntry.objects.get(idempotency_key=f"{kwargs['idempotency_key']}:in")
         pk = PointLot.objects.get(public_id=incoming.details["lot"]).pk
         self.model.new_lot(pk, receiver, points, window=None, expiry=expiry, origin=origin, earned=False)

@@ -321,6 +321,7 @@ class TestReverse:
             "lot": str(lot.public_id),
             "reversed": 100,
             "from_lot": 100,
+            "already_lost": 0,
             "from_balance": 0,
             "debt": 0,
             "written_off": 0,
