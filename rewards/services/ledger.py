@@ -728,7 +728,13 @@ def _due_account_ids(lots, chunk_size: int) -> list[int]:
     return sorted(set(lots.values_list("account_id", flat=True)[:chunk_size]))
 
 
-def lots_release_due(*, now: dt.datetime | None = None, chunk_size: int = 5000, progress=None) -> int:
+# Due lots (or inactive accounts) picked per chunk, i.e. per transaction. A chunk keeps its accounts locked
+# until it commits: at a million lots 1,000 takes about 0.5 s a chunk and 5,000 about 2.6 s, for the same
+# total time (bench/expiry_sweep.py), so members earning or spending during a sweep wait less.
+SWEEP_CHUNK_SIZE = 1000
+
+
+def lots_release_due(*, now: dt.datetime | None = None, chunk_size: int = SWEEP_CHUNK_SIZE, progress=None) -> int:
     """Make pending lots whose return window has closed available. Safe to run twice at once."""
     now = now or timezone.now()
     due = PointLot.objects.filter(state=State.PENDING, available_at__lte=now)
@@ -745,7 +751,7 @@ def lots_release_due(*, now: dt.datetime | None = None, chunk_size: int = 5000, 
     )
 
 
-def lots_expire_due(*, now: dt.datetime | None = None, chunk_size: int = 5000, progress=None) -> int:
+def lots_expire_due(*, now: dt.datetime | None = None, chunk_size: int = SWEEP_CHUNK_SIZE, progress=None) -> int:
     """Expire available lots past their expiry date, or, under the inactivity policy, all available
     points of accounts inactive for the program's period. Safe to run twice at once."""
     now = now or timezone.now()
