@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "members",
     "rewards",
     "referrals",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +159,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
 }
+# Requests per shop API key (integrations.api_auth.ApiKeyRateThrottle), counted in the cache above:
+# <count>/<period>, e.g. 600/min, 20/s, 10000/hour.
+API_RATE_LIMIT = env("API_RATE_LIMIT", default="600/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty platform API",
     "DESCRIPTION": "REST API v1 for shops: members, orders, rewards and coupons.",

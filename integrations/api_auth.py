@@ -1,0 +1,137 @@
+"""How API v1 knows the calling shop: the `X-Api-Key` header, scopes and a rate limit per key.
+
+Views for shops subclass `ShopAPIView` and name the scope they need:
+
+    class OrderCreateApi(ShopAPIView):
+        permission_classes = [HasScope("write")]
+
+`request.auth` is then the ApiKey and `request.auth.shop` the shop; `request.user` stays None (a shop is
+not a login). Errors: 401 `not_authenticated` (no key) or `invalid_api_key` (unknown, revoked, inactive
+shop); 403 `insufficient_scope`; 429 `throttled` with Retry-After.
+"""
+
+import math
+import re
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from integrations.models import SCOPES, ApiKey
+from integrations.selectors import api_key_authenticate
+from integrations.services import api_key_mark_used
+
+API_KEY_HEADER = "X-Api-Key"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """Authenticates a shop by its API key; no header means "not this authenticator" (401 if required)."""
+
+    def authenticate(self, request):
+        raw = request.headers.get(API_KEY_HEADER)
+        if raw is None:
+            return None
+        api_key = api_key_authenticate(raw)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed(
+                "The API key is unknown or revoked, or its shop is inactive.", code="invalid_api_key"
+            )
+        api_key_mark_used(api_key=api_key)
+        return (None, api_key)
+
+    def authenticate_header(self, request) -> str:
+        # Its presence makes DRF answer 401 (not 403) when the key is missing or refused.
+        return f'ApiKey header="{API_KEY_HEADER}"'
+
+
+class HasScope(BasePermission):
+    """`permission_classes = [HasScope("write")]`: the calling key must carry that scope.
+
+    An instance stands in for a class: DRF calls each entry of permission_classes, and calling this
+    returns itself (it holds no per-request state).
+    """
+
+    code = "insufficient_scope"
+
+    def __init__(self, scope: str):
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}; use one of {SCOPES}")
+        self.scope = scope
+        self.message = f"This API key lacks the '{scope}' scope."
+
+    def __call__(self):
+        return self
+
+    def __repr__(self) -> str:
+        return f"HasScope({self.scope!r})"
+
+    def has_permission(self, request, view) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            # No key: DRF turns this into 401 not_authenticated because an authenticator was tried.
+            self.message = "Send your API key in the X-Api-Key header."
+            return False
+        return api_key.has_scope(self.scope)
+
+
+def _clock() -> float:
+    return time.time()
+
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])[a-z]*\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate_parse(rate: str) -> tuple[int, int]:
+    """'600/min' -> (600, 60); also '10/s', '1000/hour', '50/5min', '10000/day'."""
+    match = _RATE_RE.match(rate)
+    if not match:
+        raise ValueError(f"API_RATE_LIMIT {rate!r}: write it as <count>/<period>, e.g. 600/min")
+    count, multiple, unit = match.groups()
+    return int(count), int(multiple or 1) * _SECONDS[unit]
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """At most settings.API_RATE_LIMIT requests per key per window (fixed windows, a counter in the cache).
+
+    The counter is one atomic `incr` in the shared cache (Redis in production), so every web process
+    counts against the same limit; unlike DRF's SimpleRateThrottle it keeps no per-request timestamp list
+    and two processes cannot overwrite each other's counts. A fixed window lets a client burst up to twice
+    the rate across a window boundary; for protecting the service that is fine.
+    Requests without an API key are not counted here (they are refused before).
+    """
+
+    cache = cache
+
+    def allow_request(self, request, view) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return True
+        limit, period = rate_parse(settings.API_RATE_LIMIT)
+        now = _clock()
+        window = int(now // period)
+        key = f"api-rate:{api_key.public_id}:{period}:{window}"
+        self.cache.add(key, 0, timeout=period + 1)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, timeout=period + 1)
+            count = 1
+        self._wait = (window + 1) * period - now
+        return count <= limit
+
+    def wait(self) -> float:
+        return max(1, math.ceil(self._wait))
+
+
+class ShopAPIView(APIView):
+    """Base of every API view that shops call with their key."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasScope("read")]
+    throttle_classes = [ApiKeyRateThrottle]

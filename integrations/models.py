@@ -1,0 +1,153 @@
+"""Shops (web stores, tills, apps, partners) and their API keys.
+
+An API key looks like `lk_live_ab12cd34_<40 letters and digits>`. Its first 16 characters
+(`lk_live_ab12cd34`) are the **prefix**: stored in clear, unique, shown to staff
+so they can tell keys apart, and used to find the row. The whole key is stored only as its SHA-256 hash:
+the secret part is ~238 random bits, so a fast hash is as safe as a slow one and keeps every request cheap.
+"""
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator, URLValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.models import BaseModel
+
+SCOPES = ("read", "write", "adjust")
+SCOPE_LABELS = {
+    "read": _("read: look up members, orders and rewards"),
+    "write": _("write: register members, post orders, refunds and events"),
+    "adjust": _("adjust: change a member's points by hand"),
+}
+
+currency_validator = RegexValidator(r"^[A-Z]{3}\Z", _("Enter a three-letter ISO 4217 code in capitals, e.g. EUR."))
+
+
+def time_zone_validator(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            _("Unknown time zone %(name)s; use an IANA name such as Europe/Amsterdam."), params={"name": value}
+        ) from None
+
+
+ORIGIN_RE = re.compile(r"^https?://[^/?#\s]+\Z")
+
+
+def origins_validator(value) -> None:
+    """A list of origins as browsers send them: scheme, host and optional port, no path."""
+    if not isinstance(value, list) or not all(isinstance(o, str) for o in value):
+        raise ValidationError(_("Enter a list of origins."))
+    url = URLValidator(schemes=["http", "https"])
+    for origin in value:
+        try:
+            url(origin)
+        except ValidationError:
+            ok = False
+        else:
+            ok = bool(ORIGIN_RE.match(origin))
+        if not ok:
+            raise ValidationError(
+                _("%(origin)s is not an origin; write it as https://shop.example.com (no path)."),
+                params={"origin": origin},
+            )
+
+
+class Shop(BaseModel):
+    """A place where members earn and spend points: a web store, a till, an app or a partner business."""
+
+    class Kind(models.TextChoices):
+        WEB = "web", _("Web store")
+        STORE = "store", _("Physical store")
+        APP = "app", _("App")
+        PARTNER = "partner", _("Partner")
+
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.WEB)
+    currency = models.CharField(
+        max_length=3, default="EUR", validators=[currency_validator], help_text=_("ISO 4217 code, e.g. EUR, USD, GBP.")
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[time_zone_validator], help_text=_("IANA name, e.g. Europe/Amsterdam.")
+    )
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[origins_validator],
+        help_text=_("Web origins allowed to embed the widget, e.g. https://shop.example.com."),
+    )
+    active = models.BooleanField(default=True, help_text=_("An inactive shop's API keys are refused."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="shop_name_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["web", "store", "app", "partner"]), name="shop_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(BaseModel):
+    """A shop's key to API v1. Made by integrations.services (which returns the plaintext once), never edited
+    afterwards except its name; it stops working at `revoked_at` (which may lie in the future after a rotation)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text=_("A label for staff, e.g. 'Checkout server'."))
+    prefix = models.CharField(max_length=16, editable=False, help_text=_("The visible start of the key."))
+    key_hash = models.CharField(max_length=64, editable=False)
+    scope_read = models.BooleanField(default=False)
+    scope_write = models.BooleanField(default=False)
+    scope_adjust = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("When the key stops (or stopped) working.")
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("Updated at most once a minute.")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    rotated_from = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rotated_to",
+        editable=False,
+        help_text=_("The key this one replaced."),
+    )
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["prefix"], name="apikey_prefix_unique"),
+            models.UniqueConstraint(fields=["key_hash"], name="apikey_hash_unique"),
+            models.CheckConstraint(
+                condition=Q(scope_read=True) | Q(scope_write=True) | Q(scope_adjust=True), name="apikey_has_a_scope"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(scope for scope in SCOPES if getattr(self, f"scope_{scope}"))
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in SCOPES and getattr(self, f"scope_{scope}")
+
+    def is_revoked(self, now=None) -> bool:
+        return self.revoked_at is not None and self.revoked_at <= (now or timezone.now())

@@ -1,0 +1,70 @@
+"""api_key_authenticate: the live key a raw header value is, or None."""
+
+import pytest
+
+from integrations.selectors import api_key_authenticate
+from integrations.services import api_key_revoke, shop_create
+
+
+def test_a_good_key_gives_the_key_and_its_shop(shop, make_key):
+    api_key, plaintext = make_key(shop, "read")
+    found = api_key_authenticate(plaintext)
+    assert found == api_key and found.shop == shop
+
+
+def test_surrounding_whitespace_is_ignored(shop, make_key):
+    api_key, plaintext = make_key(shop, "read")
+    assert api_key_authenticate(f"  {plaintext}\n") == api_key
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "nonsense",
+        "lk_live_abcdefgh_" + "a" * 39,
+        "Bearer lk_live_abcdefgh_" + "a" * 40,
+        "lk_live_ABCDEFGH_" + "a" * 40,
+    ],
+)
+def test_malformed_keys_are_refused_without_a_query(db, raw, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert api_key_authenticate(raw) is None
+
+
+def test_an_unknown_key_is_refused(shop, make_key):
+    assert api_key_authenticate("lk_live_abcdefgh_" + "a" * 40) is None
+
+
+def test_a_known_prefix_with_a_wrong_secret_is_refused(shop, make_key):
+    api_key, plaintext = make_key(shop, "read")
+    wrong = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
+    assert api_key_authenticate(wrong) is None
+
+
+def test_one_shops_prefix_with_another_shops_secret_is_refused(shop, make_key):
+    other = shop_create(name="Partner cafe", kind="partner")
+    mine, my_plain = make_key(shop, "read")
+    theirs, their_plain = make_key(other, "read")
+    spliced = mine.prefix + their_plain.removeprefix(theirs.prefix)
+    assert api_key_authenticate(spliced) is None
+    assert api_key_authenticate(their_plain).shop == other
+
+
+def test_a_revoked_key_is_refused(shop, make_key):
+    api_key, plaintext = make_key(shop, "read")
+    api_key_revoke(api_key=api_key)
+    assert api_key_authenticate(plaintext) is None
+
+
+def test_the_key_of_an_inactive_shop_is_refused(shop, make_key):
+    api_key, plaintext = make_key(shop, "read")
+    shop.active = False
+    shop.save()
+    assert api_key_authenticate(plaintext) is None
+
+
+def test_a_lookup_is_one_query(shop, make_key, django_assert_num_queries):
+    _, plaintext = make_key(shop, "read")
+    with django_assert_num_queries(1):
+        assert api_key_authenticate(plaintext).shop.name == "Webshop NL"
