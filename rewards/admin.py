@@ -6,9 +6,11 @@ action that members and points accounts share.
 """
 
 import re
+import uuid
 from collections import defaultdict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -25,7 +27,7 @@ from django.utils.translation import ngettext
 
 from core.exceptions import ApplicationError
 from rewards.forms import PointsAdjustForm, ProgramAdminForm
-from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.models import EarningRule, EventRule, PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import program_get
 from rewards.services.ledger import Actor, points_adjust
 
@@ -630,3 +632,233 @@ class PointLotAdmin(LedgerAdmin):
     @admin.display(description=_("value"), ordering="value")
     def value_display(self, lot):
         return f"{lot.value:.2f}\u00a0{lot.value_currency}"
+
+
+# --- earning rules and event rules -------------------------------------------------------------------
+
+
+class NamesField(forms.CharField):
+    """A list typed one per line (or separated by commas), stored as a JSON list of strings."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 40})
+
+    def prepare_value(self, value):
+        return "\n".join(str(v) for v in value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        if isinstance(value, list | tuple):
+            value = "\n".join(str(v) for v in value)
+        parts = (part.strip() for part in re.split(r"[\n,]", super().to_python(value)))
+        return list(dict.fromkeys(part for part in parts if part))
+
+
+class ShopIdsField(NamesField):
+    def to_python(self, value):
+        ids = super().to_python(value)
+        try:
+            return [str(uuid.UUID(shop_id)) for shop_id in ids]
+        except ValueError:
+            raise forms.ValidationError(_("Enter the shops' ids (UUIDs), one per line.")) from None
+
+
+def _window_errors(cleaned: dict) -> dict:
+    starts, ends = cleaned.get("starts_at"), cleaned.get("ends_at")
+    if starts and ends and ends <= starts:
+        return {"ends_at": _("The rule must end after it starts.")}
+    return {}
+
+
+class EarningRuleForm(forms.ModelForm):
+    categories = NamesField(
+        required=False,
+        help_text=_("One per line, as your shops name them (capitals do not matter). Empty: every product."),
+    )
+    skus = NamesField(required=False, help_text=_("One per line. Empty: every product."))
+    shop_ids = ShopIdsField(required=False, label=_("shops"), help_text=_("Shop ids, one per line. Empty: every shop."))
+
+    class Meta:
+        model = EarningRule
+        fields = (
+            "name",
+            "kind",
+            "is_active",
+            "currency",
+            "points",
+            "amount",
+            "multiplier",
+            "rounding",
+            "scope",
+            "include_tax",
+            "include_shipping",
+            "subtract_discounts",
+            "minimum_order_value",
+            "categories",
+            "skus",
+            "shop_ids",
+            "starts_at",
+            "ends_at",
+            "priority",
+            "stop_after",
+        )
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise forms.ValidationError(_("Enter a three-letter ISO 4217 code, e.g. EUR."))
+        return currency
+
+    def clean(self):
+        cleaned = super().clean()
+        errors = _window_errors(cleaned)
+        kind = cleaned.get("kind")
+        names_products = cleaned.get("categories") or cleaned.get("skus")
+        if kind in (EarningRule.Kind.EXCLUSION, EarningRule.Kind.FIXED) and not names_products:
+            errors["categories"] = _("Name the categories or SKUs this rule is for.")
+        if kind == EarningRule.Kind.MULTIPLIER and cleaned.get("multiplier") == 1:
+            errors["multiplier"] = _("A multiplier of 1 changes nothing; use 2 for double points.")
+        for name, error in errors.items():
+            self.add_error(name, error)
+        return cleaned
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+    """Order earning rules; docs/earning.md explains them. Changes apply to orders evaluated afterwards."""
+
+    form = EarningRuleForm
+    list_display = (
+        "name",
+        "kind",
+        "rate_display",
+        "products_display",
+        "currency",
+        "scope",
+        "priority",
+        "stop_after",
+        "window_display",
+        "is_active",
+    )
+    list_filter = ("is_active", "kind", "currency", "scope")
+    search_fields = ("name",)
+    ordering = ("currency", "-priority", "id")
+    readonly_fields = ("public_id", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "is_active", "currency")}),
+        (
+            _("Points"),
+            {
+                "description": _(
+                    "Base rate: <b>points</b> per <b>amount</b> (1 per 1.00, 1 per 10.00, 5 per 1.00). "
+                    "Fixed: <b>points</b> for every unit bought. Multiplier: <b>multiplier</b> times the "
+                    "base-rate points. Exclusion: the products never earn, whatever other rules say."
+                ),
+                "fields": ("points", "amount", "multiplier", "rounding", "scope"),
+            },
+        ),
+        (
+            _("What the order is worth"),
+            {"fields": ("include_tax", "include_shipping", "subtract_discounts", "minimum_order_value")},
+        ),
+        (_("Products"), {"fields": ("categories", "skus")}),
+        (_("Shops and dates"), {"fields": ("shop_ids", "starts_at", "ends_at")}),
+        (_("Order of the rules"), {"fields": ("priority", "stop_after")}),
+        (_("Technical"), {"classes": ("collapse",), "fields": ("public_id", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("points"))
+    def rate_display(self, rule):
+        match rule.kind:
+            case EarningRule.Kind.BASE_RATE:
+                return _("%(points)s per %(amount)s %(currency)s") % {
+                    "points": rule.points.normalize(),
+                    "amount": rule.amount,
+                    "currency": rule.currency,
+                }
+            case EarningRule.Kind.FIXED:
+                return _("%(points)s per unit") % {"points": rule.points.normalize()}
+            case EarningRule.Kind.MULTIPLIER:
+                return f"×{rule.multiplier.normalize()}"
+        return _("never earn")
+
+    @admin.display(description=_("products"))
+    def products_display(self, rule):
+        names = [*rule.categories, *rule.skus]
+        if not names:
+            return _("all products")
+        text = ", ".join(str(n) for n in names)
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    @admin.display(description=_("active dates"), ordering="starts_at")
+    def window_display(self, rule):
+        return window_label(rule)
+
+
+def window_label(rule) -> str:
+    if not rule.starts_at and not rule.ends_at:
+        return _("always")
+    starts = short_datetime(rule.starts_at) if rule.starts_at else "…"
+    return f"{starts} – {short_datetime(rule.ends_at) if rule.ends_at else '…'}"
+
+
+class EventRuleForm(forms.ModelForm):
+    shop_ids = ShopIdsField(required=False, label=_("shops"), help_text=_("Shop ids, one per line. Empty: every shop."))
+
+    class Meta:
+        model = EventRule
+        fields = (
+            "name",
+            "event",
+            "is_active",
+            "points",
+            "limit_count",
+            "limit_period",
+            "shop_ids",
+            "starts_at",
+            "ends_at",
+        )
+
+    def clean_event(self):
+        event = self.cleaned_data["event"].strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.:-]*", event):
+            raise forms.ValidationError(_("Use lower-case letters, digits and _ . : - only, e.g. review_written."))
+        return event
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, error in _window_errors(cleaned).items():
+            self.add_error(name, error)
+        return cleaned
+
+
+@admin.register(EventRule)
+class EventRuleAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+    """Points for actions: sign-up, birthday, reviews, custom events the shops send."""
+
+    form = EventRuleForm
+    list_display = ("name", "event", "points", "limit_display", "window_display", "is_active")
+    list_filter = ("is_active", "event", "limit_period")
+    search_fields = ("name", "event")
+    ordering = ("event", "id")
+    readonly_fields = ("public_id", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "event", "is_active", "points")}),
+        (
+            _("Limit per member"),
+            {
+                "description": _("For example 1 per day for reviews, or 1 ever for the newsletter sign-up."),
+                "fields": ("limit_count", "limit_period"),
+            },
+        ),
+        (_("Shops and dates"), {"fields": ("shop_ids", "starts_at", "ends_at")}),
+        (_("Technical"), {"classes": ("collapse",), "fields": ("public_id", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description=_("limit"), ordering="limit_count")
+    def limit_display(self, rule):
+        if rule.limit_count is None:
+            return _("no limit")
+        return f"{rule.limit_count} {rule.get_limit_period_display()}"
+
+    @admin.display(description=_("active dates"), ordering="starts_at")
+    def window_display(self, rule):
+        return window_label(rule)

@@ -8,7 +8,10 @@ How the pieces fit (see DESIGN.md, "The points ledger"):
 - PointsAccount keeps the cached balances, changed only by the ledger services under its row lock.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -231,3 +234,171 @@ class PointMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.available_change:+d} available, {self.pending_change:+d} pending"
+
+
+# --- earning rules -------------------------------------------------------------------------------------
+
+
+def _window_constraint(prefix: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+        name=f"{prefix}_ends_after_starts",
+    )
+
+
+class EarningRule(BaseModel):
+    """How orders earn points; rewards.services.earning.evaluate_order applies them (docs/earning.md).
+
+    `shop_ids` lists the public ids (UUID strings) of the shops the rule is limited to, empty for every
+    shop. It is a list, not a relation, while the integrations app and its Shop model are being built.
+    """
+
+    class Kind(models.TextChoices):
+        BASE_RATE = "base_rate", _("Base rate: points per amount spent")
+        MULTIPLIER = "multiplier", _("Multiplier: more (or fewer) points for some products")
+        FIXED = "fixed", _("Fixed points per unit bought")
+        EXCLUSION = "exclusion", _("Exclusion: these products never earn")
+
+    class Scope(models.TextChoices):
+        ORDER = "order", _("Per order: add up the order, then round once")
+        LINE = "line", _("Per line: round each order line on its own")
+
+    name = models.CharField(max_length=120, help_text=_("Shown to staff and in each order's points breakdown."))
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.BASE_RATE)
+    is_active = models.BooleanField(default=True, help_text=_("Untick to pause the rule without deleting it."))
+    currency = models.CharField(max_length=3, help_text=_("Orders in this currency only (ISO 4217, e.g. EUR)."))
+    points = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=1,
+        validators=[MinValueValidator(0)],
+        help_text=_("Base rate: points earned per amount below. Fixed: points per unit bought."),
+    )
+    amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=1,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_("Base rate only: per how much money the points are earned, e.g. 1 point per 10.00."),
+    )
+    multiplier = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        default=1,
+        validators=[MinValueValidator(Decimal("0.0001"))],
+        help_text=_("Multiplier only: 2 doubles the base-rate points of matching products, 0.5 halves them."),
+    )
+    include_tax = models.BooleanField(default=False, help_text=_("Tax earns points too."))
+    include_shipping = models.BooleanField(default=False, help_text=_("Shipping costs earn points too."))
+    subtract_discounts = models.BooleanField(
+        default=True, help_text=_("Points on what the customer paid after discounts (untick: on the price before).")
+    )
+    minimum_order_value = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("The rule applies only to orders worth at least this, counted as the rule counts (tax etc.)."),
+    )
+    rounding = models.CharField(
+        max_length=8,
+        choices=Program.Rounding.choices,
+        default=Program.Rounding.DOWN,
+        help_text=_("Points are whole numbers: how a fraction of a point is rounded."),
+    )
+    scope = models.CharField(
+        max_length=8,
+        choices=Scope.choices,
+        default=Scope.ORDER,
+        help_text=_("Per order rounds once for the whole order; per line rounds every line on its own."),
+    )
+    categories = models.JSONField(
+        default=list, blank=True, help_text=_("Product categories the rule is for, as the shops send them; empty: all.")
+    )
+    skus = models.JSONField(default=list, blank=True, help_text=_("Product SKUs the rule is for; empty: all."))
+    shop_ids = models.JSONField(default=list, blank=True, help_text=_("Ids of the shops the rule is for; empty: all."))
+    starts_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: already started."))
+    ends_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never ends."))
+    priority = models.IntegerField(default=0, help_text=_("Rules with a higher priority are applied first."))
+    stop_after = models.BooleanField(
+        default=False, help_text=_("Products this rule applies to get no points from the rules after it.")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-priority", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gte=0), name="earningrule_points_not_negative"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="earningrule_amount_positive"),
+            models.CheckConstraint(condition=Q(multiplier__gt=0), name="earningrule_multiplier_positive"),
+            models.CheckConstraint(
+                condition=Q(minimum_order_value__isnull=True) | Q(minimum_order_value__gte=0),
+                name="earningrule_minimum_not_negative",
+            ),
+            _window_constraint("earningrule"),
+        ]
+        indexes = [models.Index(fields=["currency", "-priority"], name="earningrule_currency_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventRule(BaseModel):
+    """Points for an action (sign-up, review, birthday, a custom event), at most `limit_count` per period.
+
+    `shop_ids`: as on EarningRule, the shops' public ids, empty for every shop.
+    """
+
+    class Event(models.TextChoices):
+        SIGN_UP = "sign_up", _("Sign-up")
+        FIRST_PURCHASE = "first_purchase", _("First purchase")
+        BIRTHDAY = "birthday", _("Birthday")
+        NEWSLETTER_SIGNUP = "newsletter_signup", _("Newsletter sign-up")
+        REVIEW_WRITTEN = "review_written", _("Review written")
+        SOCIAL_FOLLOW = "social_follow", _("Social follow")
+        SOCIAL_SHARE = "social_share", _("Social share")
+
+    class Period(models.TextChoices):
+        DAY = "day", _("per day")
+        WEEK = "week", _("per week")
+        MONTH = "month", _("per month")
+        YEAR = "year", _("per year")
+        EVER = "ever", _("ever")
+
+    name = models.CharField(max_length=120, help_text=_("Shown to staff and in the member's history."))
+    event = models.CharField(
+        max_length=64,
+        help_text=_(
+            "A built-in event (sign_up, first_purchase, birthday, newsletter_signup, review_written, "
+            "social_follow, social_share) or your own name, as your shop sends it."
+        ),
+    )
+    is_active = models.BooleanField(default=True, help_text=_("Untick to pause the rule without deleting it."))
+    points = models.PositiveIntegerField(help_text=_("Points given each time the event counts."))
+    limit_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("At most this many times per member in the period below; empty: no limit."),
+    )
+    limit_period = models.CharField(max_length=8, choices=Period.choices, default=Period.EVER)
+    shop_ids = models.JSONField(default=list, blank=True, help_text=_("Ids of the shops the rule is for; empty: all."))
+    starts_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: already started."))
+    ends_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never ends."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["event", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gte=0), name="eventrule_points_not_negative"),
+            models.CheckConstraint(
+                condition=Q(limit_count__isnull=True) | Q(limit_count__gte=1), name="eventrule_limit_positive"
+            ),
+            models.CheckConstraint(condition=~Q(event=""), name="eventrule_event_named"),
+            _window_constraint("eventrule"),
+        ]
+        indexes = [models.Index(fields=["event"], name="eventrule_event_idx")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.timeutils import add_months
-from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.models import EarningRule, EventRule, PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.services.program import inactivity_cutoff
 
 
@@ -154,3 +154,26 @@ def ledger_audit() -> list[Violation]:
             )
         )
     return violations
+
+
+def _window_at(at: dt.datetime) -> Q:
+    return (Q(starts_at__isnull=True) | Q(starts_at__lte=at)) & (Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+
+
+def _for_shop(rules, shop_id: str | None) -> list:
+    """Rules whose shop list is empty or names `shop_id`; filtered here because SQLite cannot search JSON lists."""
+    wanted = str(shop_id).strip().casefold() if shop_id else None
+    return [r for r in rules if not r.shop_ids or wanted in {str(s).strip().casefold() for s in r.shop_ids}]
+
+
+def earning_rules_active(*, currency: str, shop_id: str | None, at: dt.datetime) -> list[EarningRule]:
+    """The earning rules that apply to an order in `currency` from `shop_id` at `at`, highest priority first
+    (one query); rewards.services.earning.evaluate_order takes them as they are."""
+    rules = EarningRule.objects.filter(_window_at(at), is_active=True, currency=currency.strip().upper())
+    return _for_shop(rules.order_by("-priority", "id"), shop_id)
+
+
+def event_rules_active(*, event: str, shop_id: str | None, at: dt.datetime) -> list[EventRule]:
+    """The event rules for `event` from `shop_id` at `at` (one query), oldest first."""
+    rules = EventRule.objects.filter(_window_at(at), is_active=True, event=event.strip())
+    return _for_shop(rules.order_by("id"), shop_id)

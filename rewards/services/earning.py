@@ -1,0 +1,519 @@
+"""Earning rules applied to an order, and what a refund reverses: pure functions, no database access.
+
+`evaluate_order(order, rules, member=..., now=...)` returns a `Breakdown`; `Breakdown.as_dict()` is the
+JSON to store with the order. A refund later calls `points_to_reverse(stored_json, ...)`, so it reverses
+what the order was awarded even after the rules changed. docs/earning.md explains the rules to merchants.
+
+How an order is evaluated (every step is recorded in the breakdown):
+1. Rules that are active, in the order's currency, inside their window at `now` and for the order's shop
+   are kept; the others are ignored. No rule for the currency: 0 points and a note saying so.
+2. Exclusion rules first, whatever their priority: a matching line (a gift card) earns nothing at all.
+3. The other rules in priority order (highest first; ties in the given order) pick the lines they match;
+   a rule with `stop_after` keeps the lines it applied to away from the rules after it. A rule whose
+   minimum order value is not met does not apply (and so stops nothing).
+4. Points, by kind: base rates (amount x points / per-amount), then fixed points per unit, then
+   multipliers, which scale the line's base-rate points: a multiplier m adds (m - 1) x base, so two
+   "x2" rules on one line give x3; use priority and "stop after" when only one should count.
+   Per-line rules round every line; per-order rules round the sum once and share the whole points among
+   the lines in proportion to what each line earned before rounding (largest remainder), so the lines
+   always add up to the total and each line knows exactly what it earned.
+5. Multipliers from outside the rules (the member's tier, campaigns: `multipliers=`) are applied after
+   the rules, in sequence, each on the points so far, and shared among the lines the same way.
+
+What an order line is worth to a rule: the order's amount as the rule counts it (total, less tax unless
+`include_tax`, less shipping unless `include_shipping`, plus the discount back unless `subtract_discounts`)
+shared among the lines in proportion to their totals. Orders without lines earn on that amount as a whole
+("unallocated" points: reversible by amount, not by lines).
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from core.exceptions import ApplicationError
+from core.money import ROUNDING_MODES, money_round, points_round
+from rewards.models import EarningRule
+
+BREAKDOWN_VERSION = 1
+ZERO = Decimal(0)
+ONE = Decimal(1)
+Kind = EarningRule.Kind
+Scope = EarningRule.Scope
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    name: str
+    category: str
+    quantity: Decimal
+    unit_price: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    """An order as a shop reports it. `total` is what the customer paid (tax and shipping included,
+    discounts taken off); line totals are before order-level discounts."""
+
+    currency: str
+    total: Decimal
+    subtotal: Decimal
+    tax: Decimal
+    shipping: Decimal
+    discount: Decimal
+    placed_at: dt.datetime
+    lines: tuple[OrderLine, ...] = ()
+    shop_id: str | None = None  # the shop's public id (UUID string)
+
+
+@dataclass(frozen=True)
+class MemberContext:
+    """What the rules may know of the member. The tier multiplier is a placeholder until tiers exist."""
+
+    member_id: str | None = None
+    tier_multiplier: Decimal = ONE
+    tier_name: str = ""
+
+
+@dataclass(frozen=True)
+class Multiplier:
+    """A multiplier from outside the earning rules (a tier, a campaign), applied after them.
+
+    `factor` 1.5 adds half of the points so far; `rounding` is one of Program.Rounding's values.
+    """
+
+    name: str
+    factor: Decimal
+    source: str = "campaign"  # "tier", "campaign", ...: where it came from, for the breakdown
+    ref: str = ""  # the tier's or campaign's public id
+    rounding: str = "down"
+
+    def __post_init__(self):
+        if not Decimal(self.factor) > 0:
+            raise ValueError("a multiplier's factor must be positive")
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"unknown rounding {self.rounding!r}")
+
+
+# --- the result --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one rule (or outside multiplier) added to a line; negative for a multiplier below 1."""
+
+    source: str  # "rule", a Multiplier's source ("tier", "campaign"), or "floor" (kept a line at 0)
+    ref: str  # the rule's or multiplier's public id ("" when none)
+    name: str
+    kind: str  # the rule's kind, or "multiplier"
+    points: int
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "ref": self.ref, "name": self.name, "kind": self.kind, "points": self.points}
+
+
+@dataclass(frozen=True)
+class LineBreakdown:
+    index: int
+    sku: str
+    name: str
+    category: str
+    quantity: Decimal
+    total: Decimal
+    points: int
+    contributions: tuple[Contribution, ...]
+    excluded_by: str = ""  # the exclusion rule's name, when the line earns nothing because of it
+
+    @property
+    def points_per_unit(self) -> Decimal:
+        return (Decimal(self.points) / self.quantity).quantize(Decimal("0.0001")) if self.quantity else ZERO
+
+    def as_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "sku": self.sku,
+            "name": self.name,
+            "category": self.category,
+            "quantity": str(self.quantity),
+            "total": str(self.total),
+            "points": self.points,
+            "points_per_unit": str(self.points_per_unit),
+            "excluded_by": self.excluded_by,
+            "rules": [c.as_dict() for c in self.contributions],
+        }
+
+
+@dataclass(frozen=True)
+class RuleSummary:
+    """One rule's or outside multiplier's part in the whole order."""
+
+    source: str
+    ref: str
+    name: str
+    kind: str
+    points: int
+    scope: str = ""
+    amount: Decimal | None = None  # base rates: the amount the rule earned on
+    factor: Decimal | None = None  # multipliers
+
+    def as_dict(self) -> dict:
+        out = {"source": self.source, "ref": self.ref, "name": self.name, "kind": self.kind, "points": self.points}
+        if self.scope:
+            out["scope"] = self.scope
+        if self.amount is not None:
+            out["amount"] = str(self.amount)
+        if self.factor is not None:
+            out["factor"] = str(self.factor)
+        return out
+
+
+@dataclass(frozen=True)
+class Note:
+    code: str
+    message: str
+    ref: str = ""
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "ref": self.ref}
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Points for an order: per line, per rule, and why. `lines` + `unallocated_points` add up to `points`."""
+
+    points: int
+    currency: str
+    order_total: Decimal
+    lines: tuple[LineBreakdown, ...]
+    unallocated_points: int  # earned by an order without lines
+    rules: tuple[RuleSummary, ...]
+    multipliers: tuple[RuleSummary, ...]
+    notes: tuple[Note, ...]
+    evaluated_at: dt.datetime
+    member_id: str | None = None
+    unallocated_contributions: tuple[Contribution, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        """The JSON stored with the order (Decimals as strings, ids as strings)."""
+        return {
+            "version": BREAKDOWN_VERSION,
+            "points": self.points,
+            "currency": self.currency,
+            "order_total": str(self.order_total),
+            "evaluated_at": self.evaluated_at.isoformat(),
+            "member_id": self.member_id,
+            "lines": [line.as_dict() for line in self.lines],
+            "unallocated_points": self.unallocated_points,
+            "unallocated_rules": [c.as_dict() for c in self.unallocated_contributions],
+            "rules": [r.as_dict() for r in self.rules],
+            "multipliers": [m.as_dict() for m in self.multipliers],
+            "notes": [n.as_dict() for n in self.notes],
+        }
+
+
+# --- evaluation --------------------------------------------------------------------------------------
+
+
+def _norm(value: str) -> str:
+    return str(value).strip().casefold()
+
+
+def _names(values: Iterable) -> set[str]:
+    return {_norm(v) for v in values or () if _norm(v)}
+
+
+def _matches(rule, line: OrderLine) -> bool:
+    skus, categories = _names(rule.skus), _names(rule.categories)
+    if not skus and not categories:
+        return rule.kind != Kind.EXCLUSION  # an exclusion must name what it excludes; it never excludes all
+    return _norm(line.sku) in skus or _norm(line.category) in categories
+
+
+def _in_window(rule, at: dt.datetime) -> bool:
+    return (rule.starts_at is None or rule.starts_at <= at) and (rule.ends_at is None or at < rule.ends_at)
+
+
+def _for_shop(rule, shop_id: str | None) -> bool:
+    shops = _names(rule.shop_ids)
+    return not shops or (shop_id is not None and _norm(shop_id) in shops)
+
+
+def _allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
+    """Share whole `total` in proportion to `weights` (largest remainder; ties to the earlier line).
+
+    Each share is within 1 of its exact proportion, and the shares add up to `total` exactly."""
+    if not weights:
+        return []
+    if total == 0:
+        return [0] * len(weights)
+    sign, size = (1 if total > 0 else -1), abs(total)
+    w = [abs(x) for x in weights]
+    whole = sum(w)
+    if whole == 0:
+        w, whole = [ONE] * len(w), Decimal(len(w))
+    exact = [size * x / whole for x in w]
+    shares = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
+    left = size - sum(shares)
+    for i in sorted(range(len(w)), key=lambda i: (-(exact[i] - shares[i]), i))[:left]:
+        shares[i] += 1
+    return [sign * s for s in shares]
+
+
+def _order_amount(order: OrderInput, rule) -> Decimal:
+    """The order's worth as this rule counts it (never below zero)."""
+    amount = Decimal(order.total)
+    if not rule.include_tax:
+        amount -= Decimal(order.tax)
+    if not rule.include_shipping:
+        amount -= Decimal(order.shipping)
+    if not rule.subtract_discounts:
+        amount += Decimal(order.discount)
+    return max(amount, ZERO)
+
+
+def _line_weights(lines: Sequence[OrderLine]) -> list[Decimal]:
+    """How the order's amount is shared among its lines: by line total, else by quantity, else evenly."""
+    for weights in ([max(Decimal(x.total), ZERO) for x in lines], [max(Decimal(x.quantity), ZERO) for x in lines]):
+        if sum(weights) > 0:
+            return weights
+    return [ONE] * len(lines)
+
+
+def _round_rule(rule, raw: dict[int, Decimal]) -> dict[int, int]:
+    """Whole points per line from the exact ones: each line rounded, or the sum rounded once and shared."""
+    if rule.scope == Scope.LINE:
+        return {i: points_round(r, rounding=rule.rounding) for i, r in raw.items()}
+    whole = points_round(sum(raw.values(), ZERO), rounding=rule.rounding)
+    indexes = list(raw)
+    return dict(zip(indexes, _allocate(whole, [raw[i] for i in indexes]), strict=True))
+
+
+def evaluate_order(
+    order: OrderInput,
+    rules: Iterable,
+    *,
+    member: MemberContext,
+    now: dt.datetime,
+    multipliers: Sequence[Multiplier] = (),
+) -> Breakdown:
+    """The points `order` earns under `rules` at `now`, line by line, with every rule's part recorded.
+
+    `rules` are EarningRule instances (or objects with the same attributes); nothing here reads the
+    database. Active windows are checked at `now`. The result never has negative points."""
+    currency = order.currency.strip().upper()
+    notes: list[Note] = []
+    in_currency = [r for r in rules if r.is_active and r.currency.strip().upper() == currency]
+    applicable = [r for r in in_currency if _in_window(r, now) and _for_shop(r, order.shop_id)]
+    applicable.sort(key=lambda r: -r.priority)  # stable: equal priorities keep the given order
+    if not in_currency:
+        notes.append(Note("no_rule_for_currency", f"No earning rule is set up for {currency}; no points."))
+    elif not applicable:
+        notes.append(Note("no_rule_applies", "No earning rule applies to this shop at this time; no points."))
+
+    real_lines = tuple(order.lines)
+    # An order without lines is one line standing for the whole order; its points stay "unallocated".
+    lines = real_lines or (OrderLine("", "", "", ZERO, ZERO, Decimal(order.subtotal)),)
+    n = len(lines)
+    weights = _line_weights(lines)
+    weight_sum = sum(weights, ZERO)
+
+    excluded: dict[int, Any] = {}
+    for rule in applicable:
+        if rule.kind == Kind.EXCLUSION:
+            for i, line in enumerate(real_lines):
+                if i not in excluded and _matches(rule, line):
+                    excluded[i] = rule
+
+    # Which rule applies to which lines: priority order, stop_after, minimum order value.
+    selected: list[tuple[Any, list[int], Decimal]] = []  # (rule, lines, the order's amount as it counts)
+    stopped: set[int] = set()
+    for rule in applicable:
+        if rule.kind == Kind.EXCLUSION:
+            continue
+        amount = _order_amount(order, rule)
+        if rule.minimum_order_value is not None and amount < rule.minimum_order_value:
+            notes.append(
+                Note(
+                    "below_minimum",
+                    f"{rule.name}: the order is under the minimum of {rule.minimum_order_value} {currency}.",
+                    str(rule.public_id),
+                )
+            )
+            continue
+        matched = [i for i, line in enumerate(lines) if i not in excluded and i not in stopped and _matches(rule, line)]
+        if not matched:
+            continue
+        selected.append((rule, matched, amount))
+        if rule.stop_after:
+            stopped.update(matched)
+
+    per_line: list[list[Contribution]] = [[] for _ in range(n)]
+    summaries: list[RuleSummary] = []
+    base = [0] * n
+
+    def record(rule, points: dict[int, int], amount: Decimal | None = None) -> None:
+        for i, p in points.items():
+            per_line[i].append(Contribution("rule", str(rule.public_id), rule.name, rule.kind, p))
+        summaries.append(
+            RuleSummary(
+                "rule", str(rule.public_id), rule.name, rule.kind, sum(points.values()), rule.scope, amount=amount
+            )
+        )
+
+    for rule, matched, amount in selected:
+        if rule.kind == Kind.BASE_RATE:
+            rate = Decimal(rule.points) / Decimal(rule.amount)
+            raw = {i: amount * weights[i] / weight_sum * rate for i in matched}
+            points = _round_rule(rule, raw)
+            for i, p in points.items():
+                base[i] += p
+            record(rule, points, amount=money_round(sum((amount * weights[i] / weight_sum for i in matched), ZERO)))
+    for rule, matched, _amount in selected:
+        if rule.kind == Kind.FIXED:
+            record(rule, _round_rule(rule, {i: Decimal(lines[i].quantity) * Decimal(rule.points) for i in matched}))
+    for rule, matched, _amount in selected:
+        if rule.kind == Kind.MULTIPLIER:
+            factor = Decimal(rule.multiplier) - ONE
+            record(rule, _round_rule(rule, {i: base[i] * factor for i in matched}))
+
+    points = [sum(c.points for c in contributions) for contributions in per_line]
+    for i, p in enumerate(points):
+        if p < 0:  # multipliers below 1 that add up to more than the base: the line earns 0, not less
+            per_line[i].append(Contribution("floor", "", "No negative points", "floor", -p))
+            points[i] = 0
+
+    # The seam for tiers and campaigns: outside multipliers after the rules, each on the points so far.
+    outside = list(multipliers)
+    if Decimal(member.tier_multiplier) != ONE:
+        outside.insert(0, Multiplier(member.tier_name or "Tier", Decimal(member.tier_multiplier), source="tier"))
+    multiplier_summaries = []
+    for m in outside:
+        factor = Decimal(m.factor)
+        extra = points_round(sum(points) * (factor - ONE), rounding=m.rounding)
+        shares = _allocate(extra, [Decimal(p) for p in points]) if sum(points) else [0] * n
+        for i, share in enumerate(shares):
+            if points[i] or share:
+                per_line[i].append(Contribution(m.source, m.ref, m.name, "multiplier", share))
+            points[i] += share
+        multiplier_summaries.append(RuleSummary(m.source, m.ref, m.name, "multiplier", sum(shares), factor=factor))
+
+    excluded_names = {i: rule.name for i, rule in excluded.items()}
+    line_results = tuple(
+        LineBreakdown(
+            index=i,
+            sku=line.sku,
+            name=line.name,
+            category=line.category,
+            quantity=Decimal(line.quantity),
+            total=Decimal(line.total),
+            points=points[i],
+            contributions=tuple(per_line[i]),
+            excluded_by=excluded_names.get(i, ""),
+        )
+        for i, line in enumerate(real_lines)
+    )
+    return Breakdown(
+        points=sum(points),
+        currency=currency,
+        order_total=Decimal(order.total),
+        lines=line_results,
+        unallocated_points=0 if real_lines else points[0],
+        unallocated_contributions=() if real_lines else tuple(per_line[0]),
+        rules=tuple(summaries),
+        multipliers=tuple(multiplier_summaries),
+        notes=tuple(notes),
+        evaluated_at=now,
+        member_id=member.member_id,
+    )
+
+
+# --- refunds -----------------------------------------------------------------------------------------
+
+
+def _consume(
+    stored_lines: list[dict], refunded: Iterable[tuple[str, Decimal]], taken: list[Decimal], *, what: str
+) -> None:
+    """Add each (sku, quantity) to `taken`, filling the order's lines with that SKU in order."""
+    for sku, quantity in refunded:
+        left = Decimal(quantity)
+        if left < 0:
+            raise ApplicationError("A refunded quantity cannot be negative.", code="invalid_refund")
+        indexes = [i for i, line in enumerate(stored_lines) if line["sku"] == sku]
+        if not indexes:
+            raise ApplicationError(
+                f"The order has no line with SKU {sku!r}.", code="refund_unknown_line", extra={"sku": sku}
+            )
+        for i in indexes:
+            room = Decimal(stored_lines[i]["quantity"]) - taken[i]
+            step = min(left, max(room, ZERO))
+            taken[i] += step
+            left -= step
+        if left > 0:
+            raise ApplicationError(
+                f"{what} more of SKU {sku!r} than the order has.",
+                code="refund_exceeds_order",
+                extra={"sku": sku},
+            )
+
+
+def _share(points: int, part: Decimal, whole: Decimal) -> int:
+    """floor(points x part / whole), exact in Decimal; `part` never exceeds `whole`."""
+    if whole <= 0:
+        return 0
+    return int((Decimal(points) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def points_to_reverse(
+    breakdown: Mapping | Breakdown,
+    *,
+    lines: Sequence[tuple[str, Decimal | int]] | None = None,
+    amount: Decimal | None = None,
+    refunded_lines: Sequence[tuple[str, Decimal | int]] = (),
+    refunded_amount: Decimal = ZERO,
+    already_reversed: int = 0,
+) -> int:
+    """Points a refund takes back, from the order's stored breakdown (not today's rules).
+
+    Exactly one of `lines` [(sku, quantity)] or `amount` (money, in the order's currency):
+    - by lines: each line gives back its points in proportion to the quantity refunded;
+    - by amount: the order's points in proportion to the amount over the order's total.
+    Earlier refunds of the order are passed in (`refunded_lines`, `refunded_amount`) and the share is
+    counted cumulatively: floor(points x refunded so far / whole) minus the same before this refund. So
+    every partial refund rounds down (never more than its share), and refunding everything gives back
+    exactly what was earned, however it was split. `already_reversed` (all earlier reversals of the
+    order, of either kind) caps the answer so the total never exceeds what the order earned.
+    Raises ApplicationError for an unknown SKU, more than was bought, or more money than the total.
+    """
+    data = breakdown.as_dict() if isinstance(breakdown, Breakdown) else breakdown
+    if (lines is None) == (amount is None):
+        raise ValueError("give either lines or amount")
+    earned = int(data["points"])
+    if lines is not None:
+        stored = list(data["lines"])
+        before = [ZERO] * len(stored)
+        _consume(stored, refunded_lines, before, what="Earlier refunds return")
+        after = list(before)
+        _consume(stored, lines, after, what="The refund returns")
+        result = 0
+        for i, line in enumerate(stored):
+            quantity = Decimal(line["quantity"])
+            result += _share(line["points"], after[i], quantity) - _share(line["points"], before[i], quantity)
+    else:
+        total = Decimal(data["order_total"])
+        prior, amount = Decimal(refunded_amount), Decimal(amount)
+        if amount < 0 or prior < 0:
+            raise ApplicationError("A refunded amount cannot be negative.", code="invalid_refund")
+        if prior + amount > total:
+            raise ApplicationError(
+                "The refunds add up to more than the order's total.",
+                code="refund_exceeds_order",
+                extra={"order_total": str(total), "refunded": str(prior + amount)},
+            )
+        result = _share(earned, prior + amount, total) - _share(earned, prior, total)
+    return max(0, min(result, earned - already_reversed))
