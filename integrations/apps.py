@@ -6,4 +6,4 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Shops and API"
 
     def ready(self):
-        from integrations import schema  # noqa: F401  registers the X-Api-Key scheme with drf-spectacular
+        from integrations import checks, schema  # noqa: F401  the API_RATE_LIMIT check; the X-Api-Key scheme

@@ -1,10 +1,9 @@
 """Reads for shops and API keys."""
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from integrations.keys import key_hash_matches, key_prefix
-from integrations.models import ApiKey, Shop
+from integrations.models import ApiKey
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:
@@ -20,7 +19,3 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     if api_key.is_revoked(timezone.now()) or not api_key.shop.active:
         return None
     return api_key
-
-
-def api_keys_of(*, shop: Shop) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(shop=shop).order_by("-created_at", "-id")

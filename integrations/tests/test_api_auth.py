@@ -151,3 +151,18 @@ def test_the_rate_limit_window_resets(shop, make_key, monkeypatch):
         assert response.status_code == 429 and response["Retry-After"] == "40"
         clock[0] += 40
         assert call(ReadView, plaintext).status_code == 200
+
+
+@pytest.mark.parametrize(("rate", "errors"), [("600/min", 0), ("many", 1), ("0/min", 1)])
+def test_a_bad_rate_setting_fails_the_system_check(rate, errors):
+    from integrations.checks import api_rate_limit_check
+
+    with override_settings(API_RATE_LIMIT=rate):
+        assert len(api_rate_limit_check(None)) == errors
+
+
+def test_has_scope_keeps_no_state_between_requests(db, shop, make_key):
+    _, plaintext = make_key(shop, "read")
+    call(WriteView, method="post")  # no key: 401
+    response = call(WriteView, plaintext, method="post")
+    assert response.data["error"]["message"] == "This API key lacks the 'write' scope."
