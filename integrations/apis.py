@@ -1,6 +1,6 @@
 """REST API v1 endpoints about the calling shop."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -11,6 +11,8 @@ from integrations.schema import ErrorSerializer
 class ShopDetailApi(ShopAPIView):
     permission_classes = [HasScope("read")]
 
+    # Every view's nested serializer is called OutputSerializer; the schema needs a unique component name.
+    @extend_schema_serializer(component_name="Shop")
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField(source="public_id")
         name = serializers.CharField()

@@ -17,4 +17,6 @@ def test_the_schema_builds_without_warnings(db, tmp_path):
     operation = schema["paths"]["/api/v1/shop"]["get"]
     assert operation["security"] == [{"ApiKeyAuth": []}]
     assert set(operation["responses"]) == {"200", "401", "403", "429"}
-    assert operation["responses"]["200"]["content"]["application/json"]["examples"]
+    ok = operation["responses"]["200"]["content"]["application/json"]
+    assert ok["examples"] and ok["schema"] == {"$ref": "#/components/schemas/Shop"}
+    assert set(schema["components"]["schemas"]["Shop"]["properties"]) == {"id", "name", "kind", "currency", "time_zone"}
