@@ -37,7 +37,9 @@ def _form_page(model_admin, request, *, form, title, action, intro, selected, su
         "intro": intro,
         "opts": model_admin.model._meta,
         "form": form,
-        "adminform": helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}, model_admin=model_admin),
+        "adminform": helpers.AdminForm(
+            form, [(None, {"fields": [f.name for f in form.visible_fields()]})], {}, model_admin=model_admin
+        ),
         "objects": objects,
         "selected": selected,
         "action": action,
@@ -140,6 +142,13 @@ class ShopAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
         shop = shops[0]
         form = ApiKeyCreateForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
+            if not form.claim():
+                self.message_user(
+                    request,
+                    _("This form was already submitted and its key shown then; it is not created twice."),
+                    messages.WARNING,
+                )
+                return None
             try:
                 api_key, plaintext = api_key_create(
                     shop=shop,

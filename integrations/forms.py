@@ -1,8 +1,10 @@
 """Forms of the staff side: shops (origins one per line) and the "Create API key" action."""
 
 import datetime as dt
+import uuid
 
 from django import forms
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
 from integrations.models import SCOPE_LABELS, SCOPES, Shop
@@ -49,6 +51,16 @@ class ApiKeyCreateForm(forms.Form):
         initial=["read", "write"],
         widget=forms.CheckboxSelectMultiple,
     )
+    token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("token", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+
+    def claim(self) -> bool:
+        """True the first time this page is submitted; False when it is posted again (a browser reload),
+        so a reload cannot make a second key nobody has seen. Remembered in the shared cache for a day."""
+        return cache.add(f"api-key-create-form:{self.cleaned_data['token']}", 1, timeout=86400)
 
 
 class ApiKeyRotateForm(forms.Form):

@@ -1,6 +1,8 @@
 """Shops and API keys in the admin: pages render, keys are created, rotated and revoked by actions, the
 plaintext is shown once and the hash never."""
 
+import uuid
+
 import pytest
 from django.contrib.messages import get_messages
 
@@ -74,16 +76,15 @@ def test_the_create_key_action_shows_the_key_once(admin_client, shop):
     assert form.status_code == 200 and "Create the key" in form.text
     assert not ApiKey.objects.exists()
 
-    response = admin_client.post(
-        CHANGELIST_SHOPS,
-        {
-            "action": "create_api_key",
-            "_selected_action": [shop.pk],
-            "apply": "yes",
-            "name": "Checkout server",
-            "scopes": ["read", "write"],
-        },
-    )
+    data = {
+        "action": "create_api_key",
+        "_selected_action": [shop.pk],
+        "apply": "yes",
+        "name": "Checkout server",
+        "scopes": ["read", "write"],
+        "token": form.context["form"]["token"].value(),
+    }
+    response = admin_client.post(CHANGELIST_SHOPS, data)
     assert response.status_code == 200
     api_key = ApiKey.objects.get()
     plaintext = response.context["created"][0][1]
@@ -98,6 +99,10 @@ def test_the_create_key_action_shows_the_key_once(admin_client, shop):
     for url in (CHANGELIST_SHOPS, CHANGELIST_KEYS, f"{CHANGELIST_KEYS}{api_key.pk}/change/"):
         assert plaintext not in admin_client.get(url).text  # never again
 
+    reload = admin_client.post(CHANGELIST_SHOPS, data, follow=True)  # the browser posts the page again
+    assert "already submitted" in reload.text and plaintext not in reload.text
+    assert ApiKey.objects.count() == 1  # no second key that nobody has seen
+
 
 def test_the_create_key_action_needs_exactly_one_shop_and_a_scope(admin_client, shop):
     from integrations.services import shop_create
@@ -111,7 +116,7 @@ def test_the_create_key_action_needs_exactly_one_shop_and_a_scope(admin_client, 
     )
     response = admin_client.post(
         CHANGELIST_SHOPS,
-        {"action": "create_api_key", "_selected_action": [shop.pk], "apply": "yes", "name": "x"},
+        {"action": "create_api_key", "_selected_action": [shop.pk], "apply": "yes", "name": "x", "token": uuid.uuid4()},
     )
     assert response.status_code == 200 and "scopes" in response.context["form"].errors
     assert not ApiKey.objects.exists()

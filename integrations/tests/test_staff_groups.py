@@ -1,6 +1,7 @@
 """The staff roles' permissions on shops and API keys (integrations/migrations/0002_staff_groups.py)."""
 
 import importlib
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -82,7 +83,14 @@ def test_a_program_manager_creates_rotates_and_revokes_keys_in_the_admin(client,
     client.force_login(staff_user("Program manager"))
     response = client.post(
         "/admin/integrations/shop/",
-        {"action": "create_api_key", "_selected_action": [shop.pk], "apply": "yes", "name": "Till", "scopes": ["read"]},
+        {
+            "action": "create_api_key",
+            "_selected_action": [shop.pk],
+            "apply": "yes",
+            "name": "Till",
+            "scopes": ["read"],
+            "token": uuid.uuid4(),
+        },
     )
     api_key, plaintext = response.context["created"][0]
     assert plaintext in response.text
