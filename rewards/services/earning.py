@@ -27,13 +27,15 @@ shared among the lines in proportion to their totals. Orders without lines earn 
 """
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from core.exceptions import ApplicationError
-from core.money import ROUNDING_MODES, money_round, points_round
+from core.money import ROUNDING_MODES, money_round
 from rewards.models import EarningRule
 
 BREAKDOWN_VERSION = 1
@@ -244,7 +246,28 @@ def _for_shop(rule, shop_id: str | None) -> bool:
     return not shops or (shop_id is not None and _norm(shop_id) in shops)
 
 
-def _allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
+def _exact(value) -> Fraction:
+    """Amounts are computed as exact fractions and rounded once: sums of Decimal quotients (1.39 x 0.01 / 1.36
+    + 1.39 x 1.35 / 1.36) can land a hair under a whole point and lose it to rounding down."""
+    return Fraction(Decimal(value))
+
+
+def _to_points(value: Fraction, rounding: str) -> int:
+    """Whole points with a Program.Rounding mode, as core.money.points_round does for Decimals."""
+    if rounding == "down":
+        return math.floor(value)
+    if rounding == "up":
+        return math.ceil(value)
+    if rounding == "half_up":  # halves away from zero, like ROUND_HALF_UP
+        return math.floor(value + Fraction(1, 2)) if value >= 0 else -math.floor(-value + Fraction(1, 2))
+    raise ValueError(f"unknown rounding {rounding!r}")
+
+
+def _money(value: Fraction) -> Decimal:
+    return money_round(Decimal(value.numerator) / Decimal(value.denominator))
+
+
+def _allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
     """Share whole `total` in proportion to `weights` (largest remainder; ties to the earlier line).
 
     Each share is within 1 of its exact proportion, and the shares add up to `total` exactly."""
@@ -253,43 +276,46 @@ def _allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
     if total == 0:
         return [0] * len(weights)
     sign, size = (1 if total > 0 else -1), abs(total)
-    w = [abs(x) for x in weights]
+    w = [abs(Fraction(x)) for x in weights]
     whole = sum(w)
     if whole == 0:
-        w, whole = [ONE] * len(w), Decimal(len(w))
+        w, whole = [Fraction(1)] * len(w), Fraction(len(w))
     exact = [size * x / whole for x in w]
-    shares = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
+    shares = [math.floor(e) for e in exact]
     left = size - sum(shares)
     for i in sorted(range(len(w)), key=lambda i: (-(exact[i] - shares[i]), i))[:left]:
         shares[i] += 1
     return [sign * s for s in shares]
 
 
-def _order_amount(order: OrderInput, rule) -> Decimal:
+def _order_amount(order: OrderInput, rule) -> Fraction:
     """The order's worth as this rule counts it (never below zero)."""
-    amount = Decimal(order.total)
+    amount = _exact(order.total)
     if not rule.include_tax:
-        amount -= Decimal(order.tax)
+        amount -= _exact(order.tax)
     if not rule.include_shipping:
-        amount -= Decimal(order.shipping)
+        amount -= _exact(order.shipping)
     if not rule.subtract_discounts:
-        amount += Decimal(order.discount)
-    return max(amount, ZERO)
+        amount += _exact(order.discount)
+    return max(amount, Fraction(0))
 
 
-def _line_weights(lines: Sequence[OrderLine]) -> list[Decimal]:
+def _line_weights(lines: Sequence[OrderLine]) -> list[Fraction]:
     """How the order's amount is shared among its lines: by line total, else by quantity, else evenly."""
-    for weights in ([max(Decimal(x.total), ZERO) for x in lines], [max(Decimal(x.quantity), ZERO) for x in lines]):
+    for weights in (
+        [max(_exact(x.total), Fraction(0)) for x in lines],
+        [max(_exact(x.quantity), Fraction(0)) for x in lines],
+    ):
         if sum(weights) > 0:
             return weights
-    return [ONE] * len(lines)
+    return [Fraction(1)] * len(lines)
 
 
-def _round_rule(rule, raw: dict[int, Decimal]) -> dict[int, int]:
+def _round_rule(rule, raw: dict[int, Fraction]) -> dict[int, int]:
     """Whole points per line from the exact ones: each line rounded, or the sum rounded once and shared."""
     if rule.scope == Scope.LINE:
-        return {i: points_round(r, rounding=rule.rounding) for i, r in raw.items()}
-    whole = points_round(sum(raw.values(), ZERO), rounding=rule.rounding)
+        return {i: _to_points(r, rule.rounding) for i, r in raw.items()}
+    whole = _to_points(sum(raw.values(), Fraction(0)), rule.rounding)
     indexes = list(raw)
     return dict(zip(indexes, _allocate(whole, [raw[i] for i in indexes]), strict=True))
 
@@ -321,7 +347,7 @@ def evaluate_order(
     lines = real_lines or (OrderLine("", "", "", ZERO, ZERO, Decimal(order.subtotal)),)
     n = len(lines)
     weights = _line_weights(lines)
-    weight_sum = sum(weights, ZERO)
+    weight_sum = sum(weights, Fraction(0))
 
     excluded: dict[int, Any] = {}
     for rule in applicable:
@@ -331,13 +357,13 @@ def evaluate_order(
                     excluded[i] = rule
 
     # Which rule applies to which lines: priority order, stop_after, minimum order value.
-    selected: list[tuple[Any, list[int], Decimal]] = []  # (rule, lines, the order's amount as it counts)
+    selected: list[tuple[Any, list[int], Fraction]] = []  # (rule, lines, the order's amount as it counts)
     stopped: set[int] = set()
     for rule in applicable:
         if rule.kind == Kind.EXCLUSION:
             continue
         amount = _order_amount(order, rule)
-        if rule.minimum_order_value is not None and amount < rule.minimum_order_value:
+        if rule.minimum_order_value is not None and amount < _exact(rule.minimum_order_value):
             notes.append(
                 Note(
                     "below_minimum",
@@ -357,29 +383,35 @@ def evaluate_order(
     summaries: list[RuleSummary] = []
     base = [0] * n
 
-    def record(rule, points: dict[int, int], amount: Decimal | None = None) -> None:
+    def record(rule, points: dict[int, int], amount: Fraction | None = None) -> None:
         for i, p in points.items():
             per_line[i].append(Contribution("rule", str(rule.public_id), rule.name, rule.kind, p))
         summaries.append(
             RuleSummary(
-                "rule", str(rule.public_id), rule.name, rule.kind, sum(points.values()), rule.scope, amount=amount
+                "rule",
+                str(rule.public_id),
+                rule.name,
+                rule.kind,
+                sum(points.values()),
+                rule.scope,
+                amount=None if amount is None else _money(amount),
             )
         )
 
     for rule, matched, amount in selected:
         if rule.kind == Kind.BASE_RATE:
-            rate = Decimal(rule.points) / Decimal(rule.amount)
+            rate = _exact(rule.points) / _exact(rule.amount)
             raw = {i: amount * weights[i] / weight_sum * rate for i in matched}
             points = _round_rule(rule, raw)
             for i, p in points.items():
                 base[i] += p
-            record(rule, points, amount=money_round(sum((amount * weights[i] / weight_sum for i in matched), ZERO)))
+            record(rule, points, amount=sum((amount * weights[i] / weight_sum for i in matched), Fraction(0)))
     for rule, matched, _amount in selected:
         if rule.kind == Kind.FIXED:
-            record(rule, _round_rule(rule, {i: Decimal(lines[i].quantity) * Decimal(rule.points) for i in matched}))
+            record(rule, _round_rule(rule, {i: _exact(lines[i].quantity) * _exact(rule.points) for i in matched}))
     for rule, matched, _amount in selected:
         if rule.kind == Kind.MULTIPLIER:
-            factor = Decimal(rule.multiplier) - ONE
+            factor = _exact(rule.multiplier) - 1
             record(rule, _round_rule(rule, {i: base[i] * factor for i in matched}))
 
     points = [sum(c.points for c in contributions) for contributions in per_line]
@@ -395,8 +427,8 @@ def evaluate_order(
     multiplier_summaries = []
     for m in outside:
         factor = Decimal(m.factor)
-        extra = points_round(sum(points) * (factor - ONE), rounding=m.rounding)
-        shares = _allocate(extra, [Decimal(p) for p in points]) if sum(points) else [0] * n
+        extra = _to_points(sum(points) * (_exact(factor) - 1), m.rounding)
+        shares = _allocate(extra, [Fraction(p) for p in points]) if sum(points) else [0] * n
         for i, share in enumerate(shares):
             if points[i] or share:
                 per_line[i].append(Contribution(m.source, m.ref, m.name, "multiplier", share))
@@ -466,7 +498,7 @@ def _share(points: int, part: Decimal, whole: Decimal) -> int:
     """floor(points x part / whole), exact in Decimal; `part` never exceeds `whole`."""
     if whole <= 0:
         return 0
-    return int((Decimal(points) * part / whole).to_integral_value(rounding=ROUND_FLOOR))
+    return math.floor(points * _exact(part) / _exact(whole))
 
 
 def points_to_reverse(

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.exceptions import ApplicationError
+from core.money import points_round
 from rewards.models import EarningRule
 from rewards.selectors import earning_rules_active, program_get
 from rewards.services.earning import (
@@ -418,8 +419,29 @@ def test_property_points_add_up_and_a_full_refund_reverses_exactly_the_total(o, 
         assert step >= 0
         reversed_ += step
         done.append((sku, 1))
-        assert reversed_ <= result.points
+        assert reversed_ <= _exact_share(result, done)  # rounded down, never ahead of the refunded share
     assert reversed_ == result.points
+
+
+def _exact_share(result, refunded: list[tuple[str, int]]) -> D:
+    """The points of the refunded units, unrounded (units fill same-SKU lines in order, like a refund)."""
+    share, left = D(0), {}
+    for sku, quantity in refunded:
+        left[sku] = left.get(sku, 0) + quantity
+    for x in result.lines:
+        taken = min(left.get(x.sku, 0), x.quantity)
+        left[x.sku] = left.get(x.sku, 0) - taken
+        share += D(x.points) * taken / x.quantity
+    return share
+
+
+@settings(max_examples=200, deadline=None)
+@given(orders(), st.sampled_from(["down", "half_up", "up"]), st.decimals(min_value=D("0.01"), max_value=50, places=2))
+def test_property_a_per_order_base_rate_rounds_the_whole_order_once(o, rounding, amount):
+    base = rule(amount=amount, points=D(3), rounding=rounding, include_tax=True)
+    result = evaluate(o, base)
+    assert result.points == points_round((o.total - o.shipping) * 3 / amount, rounding=rounding)
+    assert sum(line_points(result)) == result.points
 
 
 # --- the selector and the default rules (database) ---------------------------------------------------
