@@ -1,10 +1,9 @@
 """REST API v1: each app adds its endpoints here (integrations, rewards, ... in later issues)."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
-    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("integrations.urls")),
 ]

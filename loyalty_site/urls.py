@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularRedocView
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="members:dashboard", permanent=False)),
@@ -8,4 +9,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("me/", include("members.urls")),
     path("api/v1/", include("loyalty_site.api_v1")),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]

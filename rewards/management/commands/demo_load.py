@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 f"  staff admin:  http://127.0.0.1:8000/admin/   {STAFF_EMAIL} / {STAFF_PASSWORD}\n"
                 f"  member pages: http://127.0.0.1:8000/me/      {MEMBERS[0][0]} / {MEMBER_PASSWORD}\n"
                 f"  (also {', '.join(m[0] for m in MEMBERS[1:])}, same password)\n"
-                "  API schema:   http://127.0.0.1:8000/api/v1/docs\n"
+                "  API docs:     http://127.0.0.1:8000/api/docs/ (schema: /api/v1/schema/)\n"
             )
         )
 
