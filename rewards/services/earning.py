@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.exceptions import ApplicationError
 from core.money import ROUNDING_MODES, money_round
-from rewards.models import EarningRule
+from rewards.models import EarningRule, EventRule
 
 BREAKDOWN_VERSION = 1
 ZERO = Decimal(0)
@@ -549,3 +550,27 @@ def points_to_reverse(
             )
         result = _share(earned, prior + amount, total) - _share(earned, prior, total)
     return max(0, min(result, earned - already_reversed))
+
+
+# --- event rules -------------------------------------------------------------------------------------
+
+
+def event_period_start(*, period: str, at: dt.datetime, time_zone: str) -> dt.datetime | None:
+    """When the limit period of an event rule that contains `at` began, in the program's time zone
+    (weeks start on Monday); None for "ever". Count the member's awards since then against the limit."""
+    if period == EventRule.Period.EVER:
+        return None
+    zone = ZoneInfo(time_zone)
+    day = at.astimezone(zone).date()
+    match period:
+        case EventRule.Period.DAY:
+            start = day
+        case EventRule.Period.WEEK:
+            start = day - dt.timedelta(days=day.weekday())
+        case EventRule.Period.MONTH:
+            start = day.replace(day=1)
+        case EventRule.Period.YEAR:
+            start = day.replace(month=1, day=1)
+        case _:
+            raise ValueError(f"unknown period {period!r}")
+    return dt.datetime.combine(start, dt.time(), tzinfo=zone)

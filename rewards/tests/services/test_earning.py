@@ -4,6 +4,7 @@ import datetime as dt
 import importlib
 import json
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps as django_apps
@@ -20,10 +21,12 @@ from rewards.services.earning import (
     OrderInput,
     OrderLine,
     evaluate_order,
+    event_period_start,
     points_to_reverse,
 )
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MEMBER = MemberContext(member_id="m-1")
 SHOP_A = "6f1f3b2e-0000-4000-8000-00000000000a"
 SHOP_B = "6f1f3b2e-0000-4000-8000-00000000000b"
@@ -489,3 +492,23 @@ def test_the_default_rules_are_made_only_when_there_is_no_rule(program):
     assert sorted(EarningRule.objects.values_list("kind", "currency")) == [("base_rate", "GBP"), ("exclusion", "GBP")]
     default_rules_migration().create_default_rules(django_apps, None)
     assert EarningRule.objects.count() == 2
+
+
+# --- event rule limits -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("period", "expected"),
+    [
+        ("day", dt.datetime(2026, 11, 1, tzinfo=AMSTERDAM)),
+        ("week", dt.datetime(2026, 10, 26, tzinfo=AMSTERDAM)),  # the Monday before Sunday 1 November
+        ("month", dt.datetime(2026, 11, 1, tzinfo=AMSTERDAM)),
+        ("year", dt.datetime(2026, 1, 1, tzinfo=AMSTERDAM)),
+        ("ever", None),
+    ],
+)
+def test_event_limit_periods_start_at_local_midnight(period, expected):
+    at = dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC)  # already 1 November in Amsterdam
+    assert event_period_start(period=period, at=at, time_zone="Europe/Amsterdam") == expected
+    if expected:
+        assert expected <= at
