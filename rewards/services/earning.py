@@ -339,7 +339,7 @@ def evaluate_order(
     applicable = [r for r in in_currency if _in_window(r, now) and _for_shop(r, order.shop_id)]
     applicable.sort(key=lambda r: -r.priority)  # stable: equal priorities keep the given order
     if not in_currency:
-        notes.append(Note("no_rule_for_currency", f"No earning rule is set up for {currency}; no points."))
+        notes.append(Note("no_rule_for_currency", f"No active earning rule is set up for {currency}; no points."))
     elif not applicable:
         notes.append(Note("no_rule_applies", "No earning rule applies to this shop at this time; no points."))
 

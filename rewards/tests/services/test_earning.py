@@ -127,6 +127,14 @@ def test_a_base_rate_for_a_category_only_earns_on_that_category():
     assert line_points(result) == [0, 100]
 
 
+def test_base_rates_add_up_unless_the_higher_one_stops_the_others():
+    o = order(line("A", "10.00", category="books"), line("B", "10.00"))
+    books = rule("Books", categories=["books"], points=D(2), priority=5)
+    assert line_points(evaluate(o, rule(), books)) == [30, 10]
+    books.stop_after = True
+    assert line_points(evaluate(o, rule(), books)) == [20, 10]
+
+
 # --- multipliers, fixed points, exclusions -----------------------------------------------------------
 
 
