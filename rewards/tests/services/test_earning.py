@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps as django_apps
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.exceptions import ApplicationError
 from core.money import points_round
-from rewards.models import EarningRule
+from rewards.models import EarningRule, EventRule
 from rewards.selectors import earning_rules_active, program_get
 from rewards.services.earning import (
     MemberContext,
@@ -520,3 +521,32 @@ def test_event_limit_periods_start_at_local_midnight(period, expected):
     assert event_period_start(period=period, at=at, time_zone="Europe/Amsterdam") == expected
     if expected:
         assert expected <= at
+
+
+@pytest.mark.django_db
+def test_evaluation_and_reversal_read_nothing_from_the_database(django_assert_num_queries):
+    rules = earning_rules_active(currency="EUR", shop_id=None, at=NOW)
+    with django_assert_num_queries(0):
+        result = evaluate_order(order(line("A", "12.00", quantity=2)), rules, member=MEMBER, now=NOW)
+        assert points_to_reverse(stored(result), lines=[("A", 2)]) == result.points == 12
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("model", "fields", "constraint"),
+    [
+        (EarningRule, {"points": D(-1)}, "earningrule_points_not_negative"),
+        (EarningRule, {"amount": D(0)}, "earningrule_amount_positive"),
+        (EarningRule, {"multiplier": D(0)}, "earningrule_multiplier_positive"),
+        (EarningRule, {"minimum_order_value": D(-1)}, "earningrule_minimum_not_negative"),
+        (EarningRule, {"starts_at": NOW, "ends_at": NOW}, "earningrule_ends_after_starts"),
+        (EventRule, {"limit_count": 0}, "eventrule_limit_positive"),
+        (EventRule, {"event": ""}, "eventrule_event_named"),
+        (EventRule, {"starts_at": NOW, "ends_at": NOW - dt.timedelta(days=1)}, "eventrule_ends_after_starts"),
+    ],
+)
+def test_the_database_refuses_impossible_rules(model, fields, constraint):
+    defaults = {"name": "x", "currency": "EUR"} if model is EarningRule else {"name": "x", "event": "e", "points": 5}
+    with pytest.raises(IntegrityError) as info, transaction.atomic():
+        model.objects.create(**{**defaults, **fields})
+    assert constraint in str(info.value)
