@@ -1,4 +1,5 @@
 """The public URL map: the OpenAPI schema and the API docs are where the integration guide says."""
+
 import pytest
 
 
