@@ -151,3 +151,29 @@ class ApiKey(BaseModel):
 
     def is_revoked(self, now=None) -> bool:
         return self.revoked_at is not None and self.revoked_at <= (now or timezone.now())
+
+
+class ShopCustomer(BaseModel):
+    """A member as one shop knows them: the link that lets the shop see the member, and the shop's own
+    customer id for them (`external_id`, optional: a shop may know a customer by e-mail only).
+
+    One row per (shop, member); an external id names at most one member per shop. Made by
+    integrations.services.member_upsert."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="customers")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="shop_links")
+    external_id = models.CharField(
+        max_length=200, null=True, blank=True, help_text=_("The shop's own id for this customer.")
+    )
+
+    class Meta:
+        verbose_name = _("shop customer")
+        constraints = [
+            # NULL external ids do not clash (both PostgreSQL and SQLite treat NULLs as distinct).
+            models.UniqueConstraint(fields=["shop", "external_id"], name="shopcustomer_shop_external_id_unique"),
+            models.UniqueConstraint(fields=["shop", "member"], name="shopcustomer_shop_member_unique"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="shopcustomer_external_id_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop} / {self.external_id or '-'}"
