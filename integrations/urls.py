@@ -2,8 +2,18 @@
 
 from django.urls import path
 
-from integrations.apis import ShopDetailApi
+from integrations.apis import (
+    MemberActivityApi,
+    MemberAdjustmentApi,
+    MemberDetailApi,
+    MemberLookupApi,
+    ShopDetailApi,
+)
 
 urlpatterns = [
     path("shop", ShopDetailApi.as_view(), name="shop-detail"),
+    path("members", MemberLookupApi.as_view(), name="members"),
+    path("members/<uuid:member_id>", MemberDetailApi.as_view(), name="member-detail"),
+    path("members/<uuid:member_id>/activity", MemberActivityApi.as_view(), name="member-activity"),
+    path("members/<uuid:member_id>/adjustments", MemberAdjustmentApi.as_view(), name="member-adjustments"),
 ]
