@@ -247,13 +247,8 @@ class MemberDetailApi(ShopAPIView):
         return Response(MemberDetailOutputSerializer(_shop_customer_or_404(request, member_id)).data)
 
 
-class MemberLookupApi(MemberUpsertApi):
-    """GET /members?external_id=... or ?email=...; POST /members (the same URL) registers or updates."""
-
-    permission_classes = [HasScope("write")]
-
-    def get_permissions(self):
-        return [HasScope("read" if self.request.method == "GET" else "write")]
+class MemberLookupApi(ShopAPIView):
+    permission_classes = [HasScope("read")]
 
     @extend_schema_serializer(component_name="MemberLookupQuery")
     class QuerySerializer(serializers.Serializer):
@@ -282,6 +277,16 @@ class MemberLookupApi(MemberUpsertApi):
         if link is None:
             raise ApplicationError("No such member among this shop's customers.", code="not_found", status=404)
         return Response(MemberDetailOutputSerializer(link).data)
+
+
+class MembersApi(MemberUpsertApi, MemberLookupApi):
+    """/members answers two actions: POST registers or updates (MemberUpsertApi, `write`), GET finds
+    (MemberLookupApi, `read`). Django routes by path, not method, so this joins them; each keeps its scope."""
+
+    _READ, _WRITE = HasScope("read"), HasScope("write")
+
+    def get_permissions(self):
+        return [self._READ if self.request.method in ("GET", "HEAD", "OPTIONS") else self._WRITE]
 
 
 @extend_schema_serializer(component_name="MemberEntry")

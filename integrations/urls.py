@@ -6,13 +6,13 @@ from integrations.apis import (
     MemberActivityApi,
     MemberAdjustmentApi,
     MemberDetailApi,
-    MemberLookupApi,
+    MembersApi,
     ShopDetailApi,
 )
 
 urlpatterns = [
     path("shop", ShopDetailApi.as_view(), name="shop-detail"),
-    path("members", MemberLookupApi.as_view(), name="members"),
+    path("members", MembersApi.as_view(), name="members"),
     path("members/<uuid:member_id>", MemberDetailApi.as_view(), name="member-detail"),
     path("members/<uuid:member_id>/activity", MemberActivityApi.as_view(), name="member-activity"),
     path("members/<uuid:member_id>/adjustments", MemberAdjustmentApi.as_view(), name="member-adjustments"),
