@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -177,3 +177,87 @@ class ShopCustomer(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.shop} / {self.external_id or '-'}"
+
+
+# --- orders -----------------------------------------------------------------------------------------
+
+EXTERNAL_ID_MAX = 150  # keeps the ledger's idempotency keys ("order:<shop uuid>:<id>") within 200 characters
+
+
+class Order(BaseModel):
+    """An order a shop reported, with the points it earned (integrations.services.order_record).
+
+    One row per (shop, external_id): the unique constraint is what makes "one earn per (shop, order)" hold
+    when two copies of the same request race. `breakdown` is the evaluation stored as it was, so refunds
+    reverse what was awarded even after the earning rules changed. `fingerprint` (SHA-256 of the canonical
+    request) tells a replay from a different order reusing the id."""
+
+    class Status(models.TextChoices):
+        AWARDED = "awarded", _("Matched (points awarded)")
+        UNMATCHED = "unmatched", _("Unmatched (customer unknown)")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX, help_text=_("The shop's own order id."))
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    member_external_id = models.CharField(
+        max_length=200, blank=True, help_text=_("The shop's customer id as given, for matching later.")
+    )
+    email = models.CharField(max_length=254, blank=True, help_text=_("The customer's e-mail as given."))
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    subtotal = models.DecimalField(max_digits=14, decimal_places=2)
+    tax = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    shipping = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    discount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    placed_at = models.DateTimeField()
+    lines = models.JSONField(default=list, blank=True)
+    coupon_codes = models.JSONField(default=list, blank=True)
+    breakdown = models.JSONField(default=dict, blank=True)
+    points = models.PositiveIntegerField(default=0, help_text=_("Points awarded (0 while unmatched)."))
+    points_reversed = models.PositiveIntegerField(default=0, help_text=_("Points refunds and cancelling took back."))
+    lot = models.ForeignKey(
+        "rewards.PointLot", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "external_id"], name="order_shop_external_id_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=["awarded", "unmatched", "cancelled"]), name="order_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(points_reversed__lte=F("points")), name="order_reversed_within_points"),
+            models.CheckConstraint(condition=Q(points=0) | Q(lot__isnull=False), name="order_points_have_a_lot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shop} / {self.external_id}"
+
+
+class Refund(BaseModel):
+    """A refund of part of an order (by `amount` or by `lines` [{sku, quantity}]) and the points it took
+    back, computed from the order's stored breakdown. One row per (order, external_id)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX, help_text=_("The shop's own refund id."))
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    lines = models.JSONField(null=True, blank=True)
+    points = models.PositiveIntegerField(default=0, help_text=_("Points reversed."))
+    fingerprint = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "external_id"], name="refund_order_external_id_unique"),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True, lines__isnull=False) | Q(amount__isnull=False, lines__isnull=True),
+                name="refund_amount_xor_lines",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} / refund {self.external_id}"

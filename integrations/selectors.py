@@ -3,14 +3,19 @@
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from integrations.keys import key_hash_matches, key_prefix
-from integrations.models import ApiKey, Shop, ShopCustomer
+from integrations.models import ApiKey, Order, Shop, ShopCustomer
+from members.models import Member
 from rewards.models import PointEntry, PointLot, PointsAccount
-from rewards.selectors import account_entries, next_expiry_get, program_get
+from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
+from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, evaluate_order
+from rewards.services.program import pending_until
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:
@@ -78,3 +83,138 @@ def points_expiring(*, account: PointsAccount, limit: int = EXPIRING_DATES) -> l
 def member_activity(*, account: PointsAccount) -> QuerySet[PointEntry]:
     """The member's ledger entries, newest first (rewards.selectors.account_entries)."""
     return account_entries(account=account)
+
+
+# --- orders -----------------------------------------------------------------------------------------
+
+
+def order_data_clean(data: dict) -> dict:
+    """The order's fields with defaults filled in and identifiers trimmed, so a replay compares equal."""
+    lines = [
+        {
+            "sku": str(line["sku"]).strip(),
+            "name": (line.get("name") or "").strip(),
+            "category": (line.get("category") or "").strip(),
+            "quantity": Decimal(line["quantity"]),
+            "unit_price": Decimal(line.get("unit_price") or 0),
+            "total": Decimal(line["total"]),
+        }
+        for line in data.get("lines") or ()
+    ]
+    subtotal = data.get("subtotal")
+    if subtotal is None:
+        subtotal = sum((line["total"] for line in lines), Decimal(0)) if lines else Decimal(data["total"])
+    return {
+        "external_id": (data.get("external_id") or "").strip(),
+        "member_id": data.get("member_id"),
+        "member_external_id": (data.get("member_external_id") or "").strip() or None,
+        "email": (data.get("email") or "").strip().lower() or None,
+        "currency": data["currency"].strip().upper(),
+        "total": Decimal(data["total"]),
+        "subtotal": Decimal(subtotal),
+        "tax": Decimal(data.get("tax") or 0),
+        "shipping": Decimal(data.get("shipping") or 0),
+        "discount": Decimal(data.get("discount") or 0),
+        "placed_at": data["placed_at"],
+        "lines": lines,
+        "coupon_codes": [str(code).strip() for code in data.get("coupon_codes") or ()],
+    }
+
+
+def order_member_find(
+    *, shop: Shop, member_id: uuid.UUID | None = None, member_external_id: str | None = None, email: str | None = None
+) -> Member | None:
+    """The member an order is for, with their points account: by `member_id` (the member's public id; an
+    unknown one is a 422 `unknown_member`), else by the shop's customer id, else by e-mail; None when the
+    customer is not known yet (the order is then kept unmatched)."""
+    members = Member.objects.select_related("points_account")
+    if member_id is not None:
+        member = members.filter(public_id=member_id).first()
+        if member is None:
+            raise ApplicationError(
+                "No member has this member_id.", code="unknown_member", extra={"member_id": str(member_id)}
+            )
+        return member
+    if member_external_id:
+        link = (
+            ShopCustomer.objects.select_related("member__points_account")
+            .filter(shop=shop, external_id=member_external_id)
+            .first()
+        )
+        if link is not None:
+            return link.member
+    if email:
+        return members.filter(user__email__iexact=email).first()
+    return None
+
+
+def order_placed_at(placed_at: dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
+    """When an order counts as placed: as the shop says, but never after it was received (a shop cannot
+    date an order into a campaign that has not started)."""
+    return min(placed_at, now or timezone.now())
+
+
+def order_evaluate(*, shop: Shop, data: dict, member: Member | None) -> Breakdown:
+    """The points an order (validated data as integrations.services.order_record takes it) earns under
+    today's rules for this shop, its currency and its placing time (one query)."""
+    at = order_placed_at(data["placed_at"])
+    shop_id = str(shop.public_id)
+    rules = earning_rules_active(currency=data["currency"], shop_id=shop_id, at=at)
+    order = OrderInput(
+        currency=data["currency"],
+        total=data["total"],
+        subtotal=data["subtotal"],
+        tax=data["tax"],
+        shipping=data["shipping"],
+        discount=data["discount"],
+        placed_at=at,
+        lines=tuple(
+            OrderLine(
+                sku=line["sku"],
+                name=line.get("name", ""),
+                category=line.get("category", ""),
+                quantity=line["quantity"],
+                unit_price=line.get("unit_price") or 0,
+                total=line["total"],
+            )
+            for line in data["lines"]
+        ),
+        shop_id=shop_id,
+    )
+    context = MemberContext(member_id=None if member is None else str(member.public_id))
+    return evaluate_order(order, rules, member=context, now=at)
+
+
+def order_get(*, shop: Shop, external_id: str) -> Order | None:
+    """The shop's order with this external id (with its lot and member), or None: another shop's orders are
+    never found."""
+    return Order.objects.select_related("lot", "member").filter(shop=shop, external_id=external_id).first()
+
+
+def order_simulate(*, shop: Shop, data: dict) -> dict:
+    """What POST /orders would answer for this order now, without writing anything: the points, whether they
+    would be pending and until when, the customer if known, and the per-line breakdown."""
+    data = order_data_clean(data)
+    member = order_member_find(
+        shop=shop, member_id=data["member_id"], member_external_id=data["member_external_id"], email=data["email"]
+    )
+    breakdown = order_evaluate(shop=shop, data=data, member=member).as_dict()
+    points = breakdown["points"] if member is not None else 0
+    available_at = None
+    if points:
+        program = program_get()
+        at = order_placed_at(data["placed_at"])
+        later = pending_until(program=program, placed_at=at) if program.pending_days else None
+        available_at = later if later is not None and later > timezone.now() else timezone.now()
+    return {
+        "points": points,
+        "points_status": "none" if not points else ("pending" if available_at > timezone.now() else "available"),
+        "available_at": available_at,
+        "member_id": None if member is None else member.public_id,
+        "matched": member is not None,
+        "currency": data["currency"],
+        "total": data["total"],
+        "lines": breakdown["lines"],
+        "unallocated_points": breakdown["unallocated_points"],
+        "notes": breakdown["notes"],
+    }

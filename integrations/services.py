@@ -2,7 +2,11 @@
 only the SHA-256 hash is stored."""
 
 import datetime as dt
-from collections.abc import Iterable
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -10,11 +14,15 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from integrations.keys import key_generate
-from integrations.models import SCOPES, ApiKey, Shop, ShopCustomer
+from integrations.models import SCOPES, ApiKey, Order, Refund, Shop, ShopCustomer
+from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
 from members.models import Member, User
 from members.services import member_preferences_update, member_profile_update, member_signup
-from rewards.models import PointEntry
-from rewards.services.ledger import Actor, points_adjust
+from rewards.models import PointEntry, PointLot
+from rewards.selectors import program_get
+from rewards.services.earning import points_to_reverse
+from rewards.services.ledger import Actor, points_adjust, points_earn, points_reverse
+from rewards.services.program import pending_until
 
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at most this often per key
 ROTATION_GRACE_MAX = dt.timedelta(days=7)
@@ -291,3 +299,193 @@ def member_points_adjust(*, shop: Shop, member: Member, points: int, reason: str
             extra={"idempotency_key": idempotency_key},
         )
     return entry
+
+
+# --- orders -----------------------------------------------------------------------------------------
+
+
+def _canonical(value):
+    """The same request always gives the same JSON: decimals without trailing zeros, times in UTC."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _fingerprint(data: dict) -> str:
+    text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _idempotency_conflict(what: str, external_id: str) -> ApplicationError:
+    return ApplicationError(
+        f"This {what} external_id was already used with a different body.",
+        code="idempotency_conflict",
+        status=409,
+        extra={"external_id": external_id},
+    )
+
+
+def _order_replayed(*, shop: Shop, external_id: str, fingerprint: str) -> Order | None:
+    order = Order.objects.select_related("lot", "member").filter(shop=shop, external_id=external_id).first()
+    if order is not None and order.fingerprint != fingerprint:
+        raise _idempotency_conflict("order", external_id)
+    return order
+
+
+def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
+    """Record a shop's order and earn its points (one lot, pending for the program's return window), all in
+    one transaction; returns (order, created). The same external_id with the same body returns the first
+    order and changes nothing (also when the copies race: the (shop, external_id) constraint lets one in);
+    with another body it is a 409. An unknown customer's order is kept unmatched, with 0 points."""
+    data = order_data_clean(data)
+    external_id = data["external_id"]
+    if not external_id:
+        raise ApplicationError("An order needs its external_id.", code="validation_error", status=400)
+    fingerprint = _fingerprint(data)
+    if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
+        return order, False
+    member = order_member_find(
+        shop=shop, member_id=data["member_id"], member_external_id=data["member_external_id"], email=data["email"]
+    )
+    breakdown = order_evaluate(shop=shop, data=data, member=member)
+    placed_at = order_placed_at(data["placed_at"])
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                shop=shop,
+                external_id=external_id,
+                member=member,
+                member_external_id=data["member_external_id"] or "",
+                email=data["email"] or "",
+                currency=data["currency"],
+                total=data["total"],
+                subtotal=data["subtotal"],
+                tax=data["tax"],
+                shipping=data["shipping"],
+                discount=data["discount"],
+                placed_at=data["placed_at"],
+                lines=_canonical(data["lines"]),
+                coupon_codes=data["coupon_codes"],
+                breakdown=breakdown.as_dict(),
+                status=Order.Status.AWARDED if member is not None else Order.Status.UNMATCHED,
+                fingerprint=fingerprint,
+            )
+            if member is not None and breakdown.points > 0:
+                program = program_get()
+                available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
+                entry = points_earn(
+                    account=member.points_account,
+                    points=breakdown.points,
+                    source=PointLot.Source.ORDER,
+                    actor=Actor.shop(str(shop.public_id)),
+                    idempotency_key=f"order:{shop.public_id}:{external_id}",
+                    source_ref=external_id,
+                    reason=f"Order {external_id}",
+                    available_at=available_at,
+                )
+                order.lot = PointLot.objects.get(public_id=entry.details["lot"])
+                order.points = breakdown.points
+                order.save(update_fields=["lot", "points", "updated_at"])
+    except IntegrityError:
+        # Another copy of this request inserted the order first and has committed: answer with its result.
+        if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
+            return order, False
+        raise
+    return order, True
+
+
+def _refund_lines_clean(lines: Sequence[dict]) -> list[dict]:
+    return [{"sku": str(line["sku"]).strip(), "quantity": Decimal(line["quantity"])} for line in lines]
+
+
+def order_refund(
+    *, order: Order, external_id: str, amount: Decimal | None = None, lines: Sequence[dict] | None = None
+) -> tuple[Refund, bool]:
+    """Refund part of an order, by `amount` or by `lines` [{sku, quantity}], and reverse the points that
+    part earned, computed from the order's stored breakdown and its earlier refunds (never today's rules);
+    pending points go first. Returns (refund, created); the same external_id with the same body returns the
+    first refund, with another body it is a 409. Impossible refunds (unknown SKU, more than was bought,
+    more money than the total, a cancelled order) are 422s and change nothing."""
+    external_id = (external_id or "").strip()
+    if not external_id or (amount is None) == (lines is None):
+        raise ApplicationError(
+            "A refund needs its external_id and either an amount or lines.", code="validation_error", status=400
+        )
+    clean_lines = None if lines is None else _refund_lines_clean(lines)
+    amount = None if amount is None else Decimal(amount)
+    fingerprint = _fingerprint({"amount": amount, "lines": clean_lines})
+    with transaction.atomic():
+        # The order's row lock queues refunds and cancels of one order, so each sees the ones before it.
+        order = Order.objects.select_for_update().select_related("shop").get(pk=order.pk)
+        refund = Refund.objects.filter(order=order, external_id=external_id).first()
+        if refund is not None:
+            if refund.fingerprint != fingerprint:
+                raise _idempotency_conflict("refund", external_id)
+            return refund, False
+        if order.status == Order.Status.CANCELLED:
+            raise ApplicationError(
+                "This order was cancelled; there is nothing left to refund.",
+                code="order_cancelled",
+                extra={"order_external_id": order.external_id},
+            )
+        earlier = list(order.refunds.all())
+        earlier_lines = [(x["sku"], Decimal(x["quantity"])) for r in earlier if r.lines is not None for x in r.lines]
+        points = points_to_reverse(
+            order.breakdown,
+            lines=None if clean_lines is None else [(line["sku"], line["quantity"]) for line in clean_lines],
+            amount=amount,
+            refunded_lines=earlier_lines,
+            refunded_amount=sum((r.amount for r in earlier if r.amount is not None), Decimal(0)),
+            already_reversed=order.points_reversed,
+        )
+        if order.lot_id is None:
+            points = 0  # unmatched (or earned nothing): the refund is recorded, nothing to take back
+        refund = Refund.objects.create(
+            order=order,
+            external_id=external_id,
+            amount=amount,
+            lines=None if clean_lines is None else _canonical(clean_lines),
+            points=points,
+            fingerprint=fingerprint,
+        )
+        if points:
+            points_reverse(
+                lot=order.lot,
+                points=points,
+                reason=f"Refund {external_id} of order {order.external_id}",
+                actor=Actor.shop(str(order.shop.public_id)),
+                idempotency_key=f"refund:{order.public_id}:{external_id}",
+            )
+            order.points_reversed += points
+            order.save(update_fields=["points_reversed", "updated_at"])
+    return refund, True
+
+
+def order_cancel(*, order: Order) -> tuple[Order, int]:
+    """Cancel the order: reverse every point of it not reversed yet and mark it cancelled. Returns (order,
+    points reversed now); cancelling a cancelled order changes nothing and reverses 0."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("shop").get(pk=order.pk)
+        if order.status == Order.Status.CANCELLED:
+            return order, 0
+        left = order.points - order.points_reversed
+        if left and order.lot_id is not None:
+            points_reverse(
+                lot=order.lot,
+                points=left,
+                reason=f"Order {order.external_id} cancelled",
+                actor=Actor.shop(str(order.shop.public_id)),
+                idempotency_key=f"cancel:{order.public_id}",
+            )
+            order.points_reversed = order.points
+        order.status = Order.Status.CANCELLED
+        order.save(update_fields=["points_reversed", "status", "updated_at"])
+    return order, left

@@ -7,6 +7,10 @@ from integrations.apis import (
     MemberAdjustmentApi,
     MemberDetailApi,
     MembersApi,
+    OrderCancelApi,
+    OrderCreateApi,
+    OrderRefundApi,
+    OrderSimulateApi,
     ShopDetailApi,
 )
 
@@ -16,4 +20,9 @@ urlpatterns = [
     path("members/<uuid:member_id>", MemberDetailApi.as_view(), name="member-detail"),
     path("members/<uuid:member_id>/activity", MemberActivityApi.as_view(), name="member-activity"),
     path("members/<uuid:member_id>/adjustments", MemberAdjustmentApi.as_view(), name="member-adjustments"),
+    path("orders", OrderCreateApi.as_view(), name="orders"),
+    path("orders/simulate", OrderSimulateApi.as_view(), name="order-simulate"),
+    # `path`: a shop's order id may contain slashes (sent as %2F).
+    path("orders/<path:external_id>/refunds", OrderRefundApi.as_view(), name="order-refunds"),
+    path("orders/<path:external_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
 ]

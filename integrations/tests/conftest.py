@@ -24,3 +24,17 @@ def make_key(db):
         return api_key_create(shop=shop, name=name, scopes=scopes or ("read",))
 
     return make
+
+
+@pytest.fixture
+def rules(db):
+    """The earning rules of the order tests, whatever the migrations left: 1 point per 1.00 EUR on the total
+    less tax and shipping, per order, rounded down; gift cards never earn."""
+    from rewards.models import EarningRule
+
+    EarningRule.objects.all().delete()
+    base = EarningRule.objects.create(name="Base rate", kind="base_rate", currency="EUR", points=1, amount=1)
+    EarningRule.objects.create(
+        name="Gift cards never earn", kind="exclusion", currency="EUR", categories=["gift card"], priority=100
+    )
+    return base
