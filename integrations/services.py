@@ -196,13 +196,15 @@ def member_upsert(
                     marketing_consent=marketing_consent,
                     created=created,
                 )
-                return member, created
+            break
         except IntegrityError:
             # Another request created the same user or link first (unique constraints on the e-mail, on
             # (shop, external_id) and on (shop, member)); its transaction has committed, so read again.
             if attempt == _UPSERT_ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")
+    # After the upsert's own transaction: a failure here leaves the orders unmatched for the next call.
+    orders_match_for(member=member, shop=shop)
+    return member, created
 
 
 def _identity_conflict(message: str, **extra) -> ApplicationError:
@@ -489,3 +491,86 @@ def order_cancel(*, order: Order) -> tuple[Order, int]:
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["points_reversed", "status", "updated_at"])
     return order, left
+
+
+def _order_earn(order: Order, member: Member) -> None:
+    """Credit an order's stored points to `member` (inside the caller's transaction, order row locked)."""
+    points = int(order.breakdown.get("points", 0))
+    if points <= 0:
+        return
+    program = program_get()
+    placed_at = order_placed_at(order.placed_at, now=order.created_at)
+    available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
+    entry = points_earn(
+        account=member.points_account,
+        points=points,
+        source=PointLot.Source.ORDER,
+        actor=Actor.shop(str(order.shop.public_id)),
+        idempotency_key=f"order:{order.shop.public_id}:{order.external_id}",
+        source_ref=order.external_id,
+        reason=f"Order {order.external_id}",
+        available_at=available_at,
+    )
+    order.lot = PointLot.objects.get(public_id=entry.details["lot"])
+    order.points = points
+    # Refunds recorded while the order was unmatched took back nothing then; they take their share now.
+    lines_before: list[tuple[str, Decimal]] = []
+    amount_before, reversed_total = Decimal(0), 0
+    for refund in order.refunds.all():
+        lines = None if refund.lines is None else [(x["sku"], Decimal(x["quantity"])) for x in refund.lines]
+        refund.points = points_to_reverse(
+            order.breakdown,
+            lines=lines,
+            amount=refund.amount,
+            refunded_lines=lines_before,
+            refunded_amount=amount_before,
+            already_reversed=reversed_total,
+        )
+        lines_before += lines or []
+        amount_before += refund.amount or 0
+        reversed_total += refund.points
+        refund.save(update_fields=["points"])
+    if reversed_total:
+        points_reverse(
+            lot=order.lot,
+            points=reversed_total,
+            reason=f"Refunds of order {order.external_id} before it was matched",
+            actor=Actor.shop(str(order.shop.public_id)),
+            idempotency_key=f"match:{order.public_id}:refunds",
+        )
+    order.points_reversed = reversed_total
+
+
+def orders_match_for(*, member: Member, shop: Shop | None = None) -> list[Order]:
+    """Give `member` the unmatched orders that were for them: `shop`'s orders under the member's customer id
+    there, and any shop's orders under the member's e-mail. Each earns the points its stored breakdown
+    says (the rules when it was placed), pending until its return window closes. Safe to call again and
+    from two places at once: each order is locked and re-checked before it earns."""
+    email = member.user.email.strip().lower()
+    wanted = Q(email=email)
+    if shop is not None:
+        external_id = (
+            ShopCustomer.objects.filter(shop=shop, member=member).values_list("external_id", flat=True).first()
+        )
+        if external_id:
+            wanted |= Q(shop=shop, member_external_id=external_id)
+    candidates = list(
+        Order.objects.filter(wanted, status=Order.Status.UNMATCHED).order_by("pk").values_list("pk", flat=True)
+    )
+    matched = []
+    for pk in candidates:
+        with transaction.atomic():
+            order = Order.objects.select_for_update().select_related("shop").get(pk=pk)
+            if order.status != Order.Status.UNMATCHED:
+                continue  # matched (or cancelled) by another call meanwhile
+            if member.status == Member.Status.CLOSED:
+                break
+            order.member = member
+            order.status = Order.Status.AWARDED
+            order.breakdown = {**order.breakdown, "member_id": str(member.public_id)}
+            _order_earn(order, member)
+            order.save(
+                update_fields=["member", "status", "breakdown", "lot", "points", "points_reversed", "updated_at"]
+            )
+        matched.append(order)
+    return matched

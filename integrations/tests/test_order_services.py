@@ -389,3 +389,59 @@ def test_copies_of_one_refund_at_once_reverse_once(shop, rules):
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.points_reversed == 80
     assert Refund.objects.count() <= 1 and _account(member).available == 0
+
+
+# --- matching unmatched orders when the customer joins ----------------------------------------------
+
+
+def test_an_unmatched_order_earns_when_the_customer_joins(shop, rules):
+    order, _ = order_record(shop=shop, data=order_data(member_external_id="cust-9"))
+    assert order.status == Order.Status.UNMATCHED
+    member, created = member_upsert(shop=shop, external_id="cust-9", email="new@example.com")
+    assert created
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWARDED and order.member == member and order.points == 80
+    assert order.lot.source_ref == "o-1" and order.breakdown["member_id"] == str(member.public_id)
+    assert _account(member).available == 80
+    member_upsert(shop=shop, external_id="cust-9", email="new@example.com")  # again: nothing more
+    assert PointEntry.objects.count() == 1
+
+
+def test_an_unmatched_order_matches_by_email_from_any_shop(shop, rules):
+    other = shop_create(name="Other shop")
+    order_record(shop=other, data=order_data(member_external_id=None, email="New@Example.com"))
+    member, _ = member_upsert(shop=shop, email="new@example.com")
+    assert Order.objects.get().member == member and _account(member).available == 80
+
+
+def test_matching_keeps_the_return_window_from_the_placing_time(shop, rules):
+    program = program_get()
+    program.pending_days = 14
+    program.save()
+    order_record(
+        shop=shop, data=order_data("old", member_external_id="cust-9", placed_at=timezone.now() - dt.timedelta(days=20))
+    )
+    order_record(shop=shop, data=order_data("new", member_external_id="cust-9"))
+    member, _ = member_upsert(shop=shop, external_id="cust-9", email="new@example.com")
+    states = dict(Order.objects.values_list("external_id", "lot__state"))
+    assert states == {"old": PointLot.State.AVAILABLE, "new": PointLot.State.PENDING}
+    assert _account(member).available == 80 and _account(member).pending == 80
+
+
+def test_refunds_before_matching_take_their_share_when_it_matches(shop, rules):
+    order, _ = order_record(shop=shop, data=order_data(member_external_id="cust-9"))
+    order_refund(order=order, external_id="r-1", lines=[{"sku": "A", "quantity": 1}])
+    order_refund(order=order, external_id="r-2", amount=D("12.50"))
+    member, _ = member_upsert(shop=shop, external_id="cust-9", email="new@example.com")
+    order.refresh_from_db()
+    assert list(order.refunds.values_list("points", flat=True)) == [25, 8]
+    assert order.points == 80 and order.points_reversed == 33 and _account(member).available == 47
+    refund, _ = order_refund(order=order, external_id="r-3", lines=[{"sku": "A", "quantity": 1}])
+    assert refund.points == 25 and _account(member).available == 22
+
+
+def test_cancelled_unmatched_orders_are_not_matched(shop, rules):
+    order, _ = order_record(shop=shop, data=order_data(member_external_id="cust-9"))
+    order_cancel(order=order)
+    member, _ = member_upsert(shop=shop, external_id="cust-9", email="new@example.com")
+    assert Order.objects.get().member is None and not PointEntry.objects.exists()
