@@ -445,3 +445,14 @@ def test_cancelled_unmatched_orders_are_not_matched(shop, rules):
     order_cancel(order=order)
     member, _ = member_upsert(shop=shop, external_id="cust-9", email="new@example.com")
     assert Order.objects.get().member is None and not PointEntry.objects.exists()
+
+
+def test_a_closed_members_order_is_422_and_not_kept(shop, member, rules):
+    from members.services import member_close
+    from rewards.services.ledger import Actor
+
+    member_close(member=member, actor=Actor.system("t"))
+    with pytest.raises(ApplicationError) as error:
+        order_record(shop=shop, data=order_data())
+    assert error.value.code == "member_not_active" and error.value.status == 422
+    assert not Order.objects.exists()
