@@ -233,6 +233,14 @@ class Order(BaseModel):
             models.CheckConstraint(condition=Q(points_reversed__lte=F("points")), name="order_reversed_within_points"),
             models.CheckConstraint(condition=Q(points=0) | Q(lot__isnull=False), name="order_points_have_a_lot"),
         ]
+        indexes = [
+            # orders_match_for runs on every POST /members: partial indexes keep that lookup to the few
+            # unmatched orders (PostgreSQL ORs the two), however many orders there are.
+            models.Index(fields=["email"], condition=Q(status="unmatched"), name="order_unmatched_email_idx"),
+            models.Index(
+                fields=["shop", "member_external_id"], condition=Q(status="unmatched"), name="order_unmatched_cust_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.shop} / {self.external_id}"
