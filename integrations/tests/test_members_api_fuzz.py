@@ -113,7 +113,10 @@ def _counts():
 
 
 def _post(client, url, body, raw):
-    payload = body if isinstance(body, str) and raw else json.dumps(body, ensure_ascii=True)
+    # A raw string may hold lone surrogates ("\ud800"): send them as the invalid UTF-8 bytes a client might.
+    payload = (
+        body.encode("utf-8", "surrogatepass") if isinstance(body, str) and raw else json.dumps(body, ensure_ascii=True)
+    )
     return client.post(url, payload, content_type="application/json")
 
 
@@ -153,7 +156,10 @@ def test_post_adjustments_with_random_bodies(setting, body, raw, header):
     extra = {}
     if header is not None:
         extra["HTTP_IDEMPOTENCY_KEY"] = header.encode("latin-1", "replace").decode("latin-1").replace("\n", " ")
-    payload = body if isinstance(body, str) and raw else json.dumps(body, ensure_ascii=True)
+    # A raw string may hold lone surrogates ("\ud800"): send them as the invalid UTF-8 bytes a client might.
+    payload = (
+        body.encode("utf-8", "surrogatepass") if isinstance(body, str) and raw else json.dumps(body, ensure_ascii=True)
+    )
     response = client.post(
         f"/api/v1/members/{member.public_id}/adjustments", payload, content_type="application/json", **extra
     )

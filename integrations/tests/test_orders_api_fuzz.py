@@ -78,7 +78,10 @@ def _counts():
 
 
 def _post(client, url, body, raw):
-    payload = body if isinstance(body, str) and raw else json.dumps(body, ensure_ascii=True)
+    # A raw string may hold lone surrogates ("\ud800"): send them as the invalid UTF-8 bytes a client might.
+    payload = (
+        body.encode("utf-8", "surrogatepass") if isinstance(body, str) and raw else json.dumps(body, ensure_ascii=True)
+    )
     return client.post(url, payload, content_type="application/json")
 
 
