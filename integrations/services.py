@@ -335,6 +335,9 @@ def _idempotency_conflict(what: str, external_id: str) -> ApplicationError:
     )
 
 
+ORDER_POINTS_MAX = 10_000_000  # points one order may earn; keeps the ledger's integer columns far from overflow
+
+
 def _order_replayed(*, shop: Shop, external_id: str, fingerprint: str) -> Order | None:
     order = Order.objects.select_related("lot", "member").filter(shop=shop, external_id=external_id).first()
     if order is not None and order.fingerprint != fingerprint:
@@ -358,6 +361,12 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
         shop=shop, member_id=data["member_id"], member_external_id=data["member_external_id"], email=data["email"]
     )
     breakdown = order_evaluate(shop=shop, data=data, member=member)
+    if breakdown.points > ORDER_POINTS_MAX:
+        raise ApplicationError(
+            f"This order would earn {breakdown.points} points, more than the {ORDER_POINTS_MAX} one order may earn.",
+            code="order_points_too_large",
+            extra={"points": breakdown.points, "max": ORDER_POINTS_MAX},
+        )
     placed_at = order_placed_at(data["placed_at"])
     try:
         with transaction.atomic():

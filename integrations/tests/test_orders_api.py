@@ -194,6 +194,14 @@ def test_post_malformed_order_is_400_and_writes_nothing(api, member, rules, chan
     assert _counts() == before
 
 
+def test_post_order_earning_absurdly_many_points_is_422_and_writes_nothing(api, member, rules):
+    before = _counts()
+    payload = body(total="999999999999.99", subtotal="999999999999.99", tax="0", shipping="0", lines=[])
+    error = _error(api.post(URL, payload, format="json"), 422, "order_points_too_large")
+    assert error["details"] == {"points": 999999999999, "max": 10_000_000}
+    assert _counts() == before
+
+
 def test_post_order_not_json_is_400(api):
     response = api.post(URL, "{not json", content_type="application/json")
     assert response.status_code == 400 and "error" in response.json()

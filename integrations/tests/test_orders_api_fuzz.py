@@ -31,7 +31,9 @@ ORDER_FIELDS = [
     "lines",
     "coupon_codes",
 ]
-money = st.sampled_from(["0", "0.00", "10.00", "99.99", "125.00", "1e3", "-1", "1.001", "99999999999999.99"])
+money = st.sampled_from(
+    ["0", "0.00", "10.00", "99.99", "125.00", "1e3", "-1", "1.001", "99999999999999.99", "999999999999.99"]
+)
 line = st.fixed_dictionaries(
     {
         "sku": st.sampled_from(["A", "B", "GC", ""]),
