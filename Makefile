@@ -47,7 +47,7 @@ worker: venv ## A Celery worker (needs CELERY_BROKER_URL, e.g. redis://127.0.0.1
 beat: venv ## The Celery beat scheduler: exactly one per deployment
 	$(BIN)/celery -A loyalty_site beat --loglevel=info
 
-bench: venv ## Ledger benchmarks on PostgreSQL (DATABASE_URL must point at a scratch database)
+bench: venv ## Ledger benchmarks: DATABASE_URL names a PostgreSQL server; each script makes its own bench_* database
 	$(BIN)/python bench/ledger_throughput.py
 	$(BIN)/python bench/expiry_sweep.py
 
