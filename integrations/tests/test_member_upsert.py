@@ -1,12 +1,11 @@
 """integrations.services.member_upsert: finding, creating and linking a shop's customer."""
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 
 from core.exceptions import ApplicationError
+from core.tests.concurrency import run_at_once
 from integrations.models import ShopCustomer
 from integrations.services import member_upsert, shop_create
 from members.models import Member, User
@@ -163,36 +162,12 @@ def test_a_closed_member_is_refused(shop):
 
 # --- concurrency (PostgreSQL, real threads) ------------------------------------------------------------
 
-TIMEOUT = 30
-
-
-def _race(n, call):
-    barrier = threading.Barrier(n, timeout=TIMEOUT)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as error:
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(TIMEOUT)
-    assert not any(t.is_alive() for t in threads)
-    return results
-
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_identical_requests_at_once_make_one_member_and_one_link():
     shop = shop_create(name="Race shop")
-    results = _race(6, lambda: member_upsert(shop=shop, external_id="cust-1", email="race@example.com"))
+    results = run_at_once(6, lambda _: member_upsert(shop=shop, external_id="cust-1", email="race@example.com"))
     assert all(isinstance(r, tuple) for r in results), results
     assert sorted(created for _, created in results) == [False] * 5 + [True]
     assert len({member.pk for member, _ in results}) == 1
@@ -205,6 +180,6 @@ def test_identical_requests_at_once_make_one_member_and_one_link():
 def test_linking_an_existing_member_at_once_makes_one_link():
     shop = shop_create(name="Race shop")
     web = member_create(email="web@example.com")
-    results = _race(6, lambda: member_upsert(shop=shop, external_id="c-1", email="web@example.com"))
+    results = run_at_once(6, lambda _: member_upsert(shop=shop, external_id="c-1", email="web@example.com"))
     assert all(isinstance(r, tuple) and r == (web, False) for r in results), results
     assert ShopCustomer.objects.filter(shop=shop, member=web, external_id="c-1").count() == 1

@@ -2,14 +2,13 @@
 adjustments; keys, scopes, the shop boundary, errors, idempotency, query counts."""
 
 import datetime as dt
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.tests.concurrency import run_at_once
 from integrations.models import ShopCustomer
 from integrations.services import api_key_create, member_upsert, shop_create
 from members.models import Member, User
@@ -424,35 +423,13 @@ def test_adjustment_of_an_unknown_member_is_404(api):
 # --- concurrency (PostgreSQL) -------------------------------------------------------------------------
 
 
-def _race(n, call):
-    barrier = threading.Barrier(n, timeout=30)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as error:
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not any(t.is_alive() for t in threads)
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_identical_posts_at_once_answer_one_201_and_make_one_member():
     shop = shop_create(name="Race shop")
     _, plaintext = api_key_create(shop=shop, name="k", scopes=["write"])
     body = {"external_id": "c-1", "email": "race@example.com", "first_name": "Ana"}
-    results = _race(5, lambda: APIClient().post(URL, body, format="json", HTTP_X_API_KEY=plaintext))
+    results = run_at_once(5, lambda _: APIClient().post(URL, body, format="json", HTTP_X_API_KEY=plaintext))
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200, 200, 200, 200, 201], [r.content for r in results]
     assert len({r.json()["id"] for r in results}) == 1
@@ -467,7 +444,7 @@ def test_identical_adjustments_at_once_make_one_entry():
     member, _ = member_upsert(shop=shop, email="race@example.com")
     body = {"points": 25, "reason": "Goodwill", "idempotency_key": "t-1"}
     url = _adjust_url(member)
-    results = _race(5, lambda: APIClient().post(url, body, format="json", HTTP_X_API_KEY=plaintext))
+    results = run_at_once(5, lambda _: APIClient().post(url, body, format="json", HTTP_X_API_KEY=plaintext))
     assert [r.status_code for r in results] == [201] * 5, [r.content for r in results]
     assert len({r.json()["id"] for r in results}) == 1
     assert PointEntry.objects.filter(kind="adjust").count() == 1

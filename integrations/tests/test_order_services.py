@@ -3,15 +3,14 @@ breakdown stored, the earn pending for the return window, idempotent replays (al
 PostgreSQL), refunds from the stored breakdown, cancelling; the ledger audit stays clean."""
 
 import datetime as dt
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.tests.concurrency import run_at_once
 from integrations.models import Order, Refund
 from integrations.services import member_upsert, order_cancel, order_record, order_refund, shop_create
 from rewards.models import EarningRule, PointEntry, PointLot
@@ -321,8 +320,6 @@ def test_the_order_is_kept_after_the_member_spent_the_points(shop, member, rules
 
 # --- racing copies (PostgreSQL) -------------------------------------------------------------------
 
-TIMEOUT = 30
-
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
@@ -330,24 +327,7 @@ def test_copies_of_one_order_at_once_make_one_order_and_one_earn(shop, rules):
     member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
     data = order_data()
     n = 6
-    barrier = threading.Barrier(n, timeout=TIMEOUT)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = order_record(shop=shop, data=data)
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(TIMEOUT)
-    assert not any(t.is_alive() for t in threads)
+    results = run_at_once(n, lambda _: order_record(shop=shop, data=data))
     assert all(isinstance(r, tuple) for r in results), results
     assert sorted(created for _, created in results) == [False] * (n - 1) + [True]
     assert len({order.pk for order, _ in results}) == 1
@@ -361,30 +341,16 @@ def test_copies_of_one_refund_at_once_reverse_once(shop, rules):
     member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
     order, _ = order_record(shop=shop, data=order_data())
     n = 6
-    barrier = threading.Barrier(n, timeout=TIMEOUT)
-    results: list = [None] * n
 
-    def run(i):
-        try:
-            barrier.wait()
-            # half the copies are the refund, half a cancel racing it
-            if i % 2:
-                results[i] = order_refund(
-                    order=Order.objects.get(pk=order.pk), external_id="r-1", lines=[{"sku": "A", "quantity": 1}]
-                )
-            else:
-                results[i] = order_cancel(order=Order.objects.get(pk=order.pk))
-        except Exception as error:  # noqa: BLE001
-            results[i] = error
-        finally:
-            connection.close()
+    def refund_or_cancel(i):
+        # half the copies are the refund, half a cancel racing it
+        if i % 2:
+            return order_refund(
+                order=Order.objects.get(pk=order.pk), external_id="r-1", lines=[{"sku": "A", "quantity": 1}]
+            )
+        return order_cancel(order=Order.objects.get(pk=order.pk))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(TIMEOUT)
-    assert not any(t.is_alive() for t in threads)
+    results = run_at_once(n, refund_or_cancel)
     assert all(isinstance(r, tuple) or getattr(r, "code", "") == "order_cancelled" for r in results), results
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.points_reversed == 80

@@ -12,6 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.tests.concurrency import TIMEOUT, run_at_once
 from members.tests.factories import member_create
 from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import ledger_audit
@@ -26,32 +27,6 @@ from rewards.services.ledger import (
 from rewards.tests.helpers import SHOP, balances, counters, earn, set_program
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-TIMEOUT = 30  # seconds; a thread still running after this is a hang (the test fails, it does not wait forever)
-
-
-def run_at_once(n: int, work) -> list:
-    """Run work(i) in n threads released together by a barrier; each thread uses (and closes) its own
-    connection. Returns each thread's result or the exception it raised, in thread order."""
-    barrier = threading.Barrier(n, timeout=TIMEOUT)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # collected and asserted on by the test
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(TIMEOUT)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    return results
 
 
 def codes(results: list) -> Counter:
