@@ -1,6 +1,6 @@
 """The staff side of shops and their API keys.
 
-Keys are made, rotated and revoked only through integrations.services, here by admin actions: "Create an
+Keys are made, rotated and revoked only through integrations.services.shops, here by admin actions: "Create an
 API key" on the shop list, "Rotate" and "Revoke" on the key list. A new key's plaintext is shown once, on
 the page the action answers with (never stored, never sent in a cookie); the hash is never shown. After
 creation only a key's name can be changed; keys are revoked, not deleted.
@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from core.exceptions import ApplicationError
 from integrations.forms import ApiKeyCreateForm, ApiKeyRotateForm, ShopAdminForm
 from integrations.models import ApiKey, Shop
-from integrations.services import api_key_create, api_key_revoke, api_key_rotate
+from integrations.services.shops import api_key_create, api_key_revoke, api_key_rotate
 from rewards.admin import ProgramTimeZoneMixin, admin_link, short_datetime
 
 

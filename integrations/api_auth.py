@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 
 from integrations.models import SCOPES, ApiKey
 from integrations.selectors import api_key_authenticate
-from integrations.services import api_key_mark_used
+from integrations.services.shops import api_key_mark_used
 
 API_KEY_HEADER = "X-Api-Key"
 

@@ -98,7 +98,7 @@ class Shop(BaseModel):
 
 
 class ApiKey(BaseModel):
-    """A shop's key to API v1. Made by integrations.services (which returns the plaintext once), never edited
+    """A shop's key to API v1. Made by integrations.services.shops (which returns the plaintext once), never edited
     afterwards except its name; it stops working at `revoked_at` (which may lie in the future after a rotation)."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="api_keys")
@@ -158,7 +158,7 @@ class ShopCustomer(BaseModel):
     customer id for them (`external_id`, optional: a shop may know a customer by e-mail only).
 
     One row per (shop, member); an external id names at most one member per shop. Made by
-    integrations.services.member_upsert."""
+    integrations.services.members.member_upsert."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="customers")
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="shop_links")
@@ -185,7 +185,7 @@ EXTERNAL_ID_MAX = 150  # keeps the ledger's idempotency keys ("order:<shop uuid>
 
 
 class Order(BaseModel):
-    """An order a shop reported, with the points it earned (integrations.services.order_record).
+    """An order a shop reported, with the points it earned (integrations.services.orders.order_record).
 
     One row per (shop, external_id): the unique constraint is what makes "one earn per (shop, order)" hold
     when two copies of the same request race. `breakdown` is the evaluation stored as it was, so refunds

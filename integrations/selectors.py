@@ -155,7 +155,7 @@ def order_placed_at(placed_at: dt.datetime, now: dt.datetime | None = None) -> d
 
 
 def order_evaluate(*, shop: Shop, data: dict, member: Member | None) -> Breakdown:
-    """The points an order (validated data as integrations.services.order_record takes it) earns under
+    """The points an order (validated data as integrations.services.orders.order_record takes it) earns under
     today's rules for this shop, its currency and its placing time (one query)."""
     at = order_placed_at(data["placed_at"])
     shop_id = str(shop.public_id)

@@ -2,17 +2,9 @@
 
 from django.urls import path
 
-from integrations.apis import (
-    MemberActivityApi,
-    MemberAdjustmentApi,
-    MemberDetailApi,
-    MembersApi,
-    OrderCancelApi,
-    OrderCreateApi,
-    OrderRefundApi,
-    OrderSimulateApi,
-    ShopDetailApi,
-)
+from integrations.apis.members import MemberActivityApi, MemberAdjustmentApi, MemberDetailApi, MembersApi
+from integrations.apis.orders import OrderCancelApi, OrderCreateApi, OrderRefundApi, OrderSimulateApi
+from integrations.apis.shop import ShopDetailApi
 
 urlpatterns = [
     path("shop", ShopDetailApi.as_view(), name="shop-detail"),

@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from integrations.services import api_key_create, shop_create
+from integrations.services.shops import api_key_create, shop_create
 
 
 @pytest.fixture(autouse=True)

@@ -105,7 +105,7 @@ def test_the_create_key_action_shows_the_key_once(admin_client, shop):
 
 
 def test_the_create_key_action_needs_exactly_one_shop_and_a_scope(admin_client, shop):
-    from integrations.services import shop_create
+    from integrations.services.shops import shop_create
 
     other = shop_create(name="Other")
     response = admin_client.post(

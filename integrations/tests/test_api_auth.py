@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from integrations.api_auth import ApiKeyAuthentication, HasScope, ShopAPIView, rate_parse
-from integrations.services import api_key_revoke, api_key_rotate
+from integrations.services.shops import api_key_revoke, api_key_rotate
 
 
 class ReadView(ShopAPIView):

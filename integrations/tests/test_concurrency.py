@@ -7,7 +7,7 @@ import pytest
 from core.exceptions import ApplicationError
 from core.tests.concurrency import run_at_once
 from integrations.models import ApiKey
-from integrations.services import api_key_create, api_key_rotate, shop_create
+from integrations.services.shops import api_key_create, api_key_rotate, shop_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

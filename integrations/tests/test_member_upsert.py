@@ -1,4 +1,4 @@
-"""integrations.services.member_upsert: finding, creating and linking a shop's customer."""
+"""integrations.services.members.member_upsert: finding, creating and linking a shop's customer."""
 
 import datetime as dt
 
@@ -7,7 +7,8 @@ import pytest
 from core.exceptions import ApplicationError
 from core.tests.concurrency import run_at_once
 from integrations.models import ShopCustomer
-from integrations.services import member_upsert, shop_create
+from integrations.services.members import member_upsert
+from integrations.services.shops import shop_create
 from members.models import Member, User
 from members.services import member_close
 from members.tests.factories import member_create

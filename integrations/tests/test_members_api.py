@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 
 from core.tests.concurrency import run_at_once
 from integrations.models import ShopCustomer
-from integrations.services import api_key_create, member_upsert, shop_create
+from integrations.services.members import member_upsert
+from integrations.services.shops import api_key_create, shop_create
 from members.models import Member, User
 from members.services import member_close
 from members.tests.factories import member_create

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from integrations.models import ShopCustomer
-from integrations.services import api_key_create, member_upsert
+from integrations.services.members import member_upsert
+from integrations.services.shops import api_key_create
 from members.models import Member, User
 from members.services import member_close
 from rewards.models import PointEntry, PointLot

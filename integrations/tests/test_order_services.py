@@ -12,7 +12,9 @@ from django.utils import timezone
 from core.exceptions import ApplicationError
 from core.tests.concurrency import run_at_once
 from integrations.models import Order, Refund
-from integrations.services import member_upsert, order_cancel, order_record, order_refund, shop_create
+from integrations.services.members import member_upsert
+from integrations.services.orders import order_cancel, order_record, order_refund
+from integrations.services.shops import shop_create
 from rewards.models import EarningRule, PointEntry, PointLot
 from rewards.selectors import ledger_audit, program_get
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import Order, Refund, ShopCustomer
-from integrations.services import api_key_create, member_upsert, shop_create
+from integrations.services.members import member_upsert
+from integrations.services.shops import api_key_create, shop_create
 from rewards.models import EarningRule, PointEntry, PointLot
 from rewards.selectors import ledger_audit, program_get
 

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from integrations.models import Order, Refund, ShopCustomer
-from integrations.services import api_key_create, member_upsert
+from integrations.services.members import member_upsert
+from integrations.services.shops import api_key_create
 from integrations.tests.test_members_api_fuzz import RELAXED, bodies, half_and_half, plausible
 from members.models import Member
 from rewards.models import PointEntry, PointLot

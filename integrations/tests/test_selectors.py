@@ -3,7 +3,7 @@
 import pytest
 
 from integrations.selectors import api_key_authenticate
-from integrations.services import api_key_revoke, shop_create
+from integrations.services.shops import api_key_revoke, shop_create
 
 
 def test_a_good_key_gives_the_key_and_its_shop(shop, make_key):

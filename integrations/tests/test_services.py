@@ -12,7 +12,7 @@ from core.exceptions import ApplicationError
 from integrations.keys import KEY_RE
 from integrations.models import ApiKey, Shop
 from integrations.selectors import api_key_authenticate
-from integrations.services import api_key_create, api_key_revoke, api_key_rotate, shop_create
+from integrations.services.shops import api_key_create, api_key_revoke, api_key_rotate, shop_create
 
 
 def test_shop_create_normalises_and_validates(db):
@@ -90,13 +90,14 @@ def test_the_database_refuses_a_key_without_scope_or_a_duplicate_prefix(shop, ma
 
 
 def test_a_prefix_clash_is_retried(shop, make_key, monkeypatch):
-    from integrations import keys, services
+    from integrations import keys
+    from integrations.services import shops
 
     first, _ = make_key(shop, "read")
     fresh = keys.key_generate()
     clash = keys.NewKey(prefix=first.prefix, plaintext=first.prefix + "_" + "x" * 40, key_hash="2" * 64)
     generated = iter([clash, fresh])
-    monkeypatch.setattr(services, "key_generate", lambda: next(generated))
+    monkeypatch.setattr(shops, "key_generate", lambda: next(generated))
     second, plaintext = api_key_create(shop=shop, name="second", scopes=["read"])
     assert (second.prefix, plaintext) == (fresh.prefix, fresh.plaintext)
 

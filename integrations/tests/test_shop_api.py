@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import ApiKey
-from integrations.services import shop_create
+from integrations.services.shops import shop_create
 
 URL = "/api/v1/shop"
 
@@ -88,7 +88,7 @@ def test_last_used_is_written_at_most_once_a_minute(client, shop, make_key, djan
 
 def test_the_last_used_update_is_conditional(shop, make_key):
     """Two processes that both read a stale time: the second UPDATE matches no row."""
-    from integrations.services import api_key_mark_used
+    from integrations.services.shops import api_key_mark_used
 
     api_key, _ = make_key(shop, "read")
     copy = ApiKey.objects.get(pk=api_key.pk)

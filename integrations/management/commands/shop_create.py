@@ -6,7 +6,7 @@ from django.db import transaction
 
 from core.exceptions import ApplicationError
 from integrations.models import SCOPES, Shop
-from integrations.services import api_key_create, shop_create
+from integrations.services.shops import api_key_create, shop_create
 
 
 class Command(BaseCommand):

@@ -1,0 +1,386 @@
+"""API v1: members as the calling shop knows them."""
+
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from core.api import Pagination
+from core.exceptions import ApplicationError
+from integrations.api_auth import HasScope, ShopAPIView
+from integrations.models import ShopCustomer
+from integrations.schema import ErrorSerializer
+from integrations.selectors import member_activity, points_expiring, shop_customer_get
+from integrations.services.members import member_points_adjust, member_upsert
+
+ADJUST_MAX = 10_000_000  # points per adjustment; keeps every sum far from the 32-bit columns' limits
+# --- members ----------------------------------------------------------------------------------------
+
+MEMBER_ID_EXAMPLE = "3b9d8f2e-7c41-4a6b-9e1f-0a2b3c4d5e6f"
+ERRORS = {401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+
+
+def _shop_customer_or_404(request, member_id) -> ShopCustomer:
+    link = shop_customer_get(shop=request.auth.shop, member_id=member_id)
+    if link is None:
+        raise ApplicationError("No such member among this shop's customers.", code="not_found", status=404)
+    return link
+
+
+@extend_schema_serializer(component_name="MemberPoints")
+class MemberPointsSerializer(serializers.Serializer):
+    available = serializers.IntegerField(source="points_account.available")
+    pending = serializers.IntegerField(source="points_account.pending")
+
+
+@extend_schema_serializer(component_name="MemberExpiring")
+class ExpiringSerializer(serializers.Serializer):
+    points = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="MemberPointsDetail")
+class MemberPointsDetailSerializer(MemberPointsSerializer):
+    expiring = ExpiringSerializer(many=True, help_text="The next expiry dates, soonest first, with their points.")
+
+
+@extend_schema_serializer(component_name="MemberLifetime")
+class MemberLifetimeSerializer(serializers.Serializer):
+    earned = serializers.IntegerField(source="points_account.lifetime_earned")
+    redeemed = serializers.IntegerField(source="points_account.lifetime_redeemed")
+    expired = serializers.IntegerField(source="points_account.lifetime_expired")
+
+
+class _MemberBase(serializers.Serializer):
+    """Fields of a member as the calling shop sees it; the instance is the shop's ShopCustomer link."""
+
+    id = serializers.UUIDField(source="member.public_id")
+    external_id = serializers.CharField(allow_null=True, help_text="The shop's own id for this customer, if any.")
+    email = serializers.EmailField(source="member.user.email")
+    first_name = serializers.CharField(source="member.first_name")
+    last_name = serializers.CharField(source="member.last_name")
+    tier = serializers.SerializerMethodField(help_text="The member's tier; null until tiers exist.")
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_tier(self, link) -> None:
+        return None
+
+
+MEMBER_EXAMPLE = {
+    "id": MEMBER_ID_EXAMPLE,
+    "external_id": "cust-1042",
+    "email": "ana@example.com",
+    "first_name": "Ana",
+    "last_name": "Jansen",
+    "points": {"available": 120, "pending": 30},
+    "tier": None,
+}
+
+
+class MemberUpsertApi(ShopAPIView):
+    permission_classes = [HasScope("write")]
+
+    @extend_schema_serializer(component_name="MemberUpsertInput")
+    class InputSerializer(serializers.Serializer):
+        external_id = serializers.CharField(max_length=200, required=False, allow_null=True)
+        email = serializers.EmailField(max_length=254, required=False, allow_null=True)
+        first_name = serializers.CharField(max_length=150, required=False, allow_null=True, allow_blank=True)
+        last_name = serializers.CharField(max_length=150, required=False, allow_null=True, allow_blank=True)
+        birthday = serializers.DateField(required=False, allow_null=True)
+        marketing_consent = serializers.BooleanField(required=False, allow_null=True)
+        referral_code = serializers.CharField(
+            max_length=64, required=False, allow_null=True, allow_blank=True, help_text="Accepted; not used yet."
+        )
+
+        def validate_birthday(self, value):
+            if value is not None and not (dt.date(1900, 1, 1) <= value <= timezone.localdate()):
+                raise serializers.ValidationError("Enter a birthday between 1900 and today.")
+            return value
+
+        def validate(self, attrs):
+            if not attrs.get("external_id") and not attrs.get("email"):
+                raise serializers.ValidationError("Give external_id, email or both.")
+            return attrs
+
+    @extend_schema_serializer(component_name="MemberUpserted")
+    class OutputSerializer(_MemberBase):
+        points = MemberPointsSerializer(source="member")
+
+    @extend_schema(
+        operation_id="member_upsert",
+        summary="Register or update a customer",
+        description=(
+            "Finds the member by your `external_id`, else by `email` (case-insensitive); registers a new member "
+            "when neither finds one (an email is then required); links the member to your shop and updates the "
+            "fields given (absent or null: unchanged). The email is never changed here. Needs the `write` scope. "
+            "201 when the member was created, 200 when it existed."
+        ),
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            201: OutputSerializer,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            422: ErrorSerializer,
+            **ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "A new customer",
+                value={
+                    "external_id": "cust-1042",
+                    "email": "ana@example.com",
+                    "first_name": "Ana",
+                    "last_name": "Jansen",
+                    "marketing_consent": True,
+                },
+                request_only=True,
+            ),
+            OpenApiExample("The member", value=MEMBER_EXAMPLE, response_only=True),
+        ],
+        tags=["members"],
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        shop = request.auth.shop
+        member, created = member_upsert(shop=shop, **serializer.validated_data)
+        link = shop_customer_get(shop=shop, member_id=member.public_id)
+        return Response(self.OutputSerializer(link).data, status=201 if created else 200)
+
+
+@extend_schema_serializer(component_name="MemberDetail")
+class MemberDetailOutputSerializer(_MemberBase):
+    member_number = serializers.CharField(source="member.number")
+    status = serializers.CharField(source="member.status", help_text="active, suspended or closed.")
+    points = serializers.SerializerMethodField()
+    tier_progress = serializers.SerializerMethodField(help_text="Progress to the next tier; null until tiers exist.")
+    lifetime = MemberLifetimeSerializer(source="member")
+
+    @extend_schema_field(MemberPointsDetailSerializer)
+    def get_points(self, link):
+        account = link.member.points_account
+        return {
+            "available": account.available,
+            "pending": account.pending,
+            "expiring": ExpiringSerializer(points_expiring(account=account), many=True).data,
+        }
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_tier_progress(self, link) -> None:
+        return None
+
+
+MEMBER_DETAIL_EXAMPLE = {
+    **MEMBER_EXAMPLE,
+    "member_number": "401234567890",
+    "status": "active",
+    "points": {
+        "available": 120,
+        "pending": 30,
+        "expiring": [{"points": 40, "expires_at": "2027-01-01T00:00:00+01:00"}],
+    },
+    "tier_progress": None,
+    "lifetime": {"earned": 400, "redeemed": 280, "expired": 0},
+}
+
+
+class MemberDetailApi(ShopAPIView):
+    permission_classes = [HasScope("read")]
+
+    @extend_schema(
+        operation_id="member_retrieve",
+        summary="A customer's points and status",
+        description="What a shop shows a shopper. Only members linked to your shop (through `POST /members`) "
+        "are found; others answer 404. Needs the `read` scope.",
+        responses={200: MemberDetailOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        examples=[OpenApiExample("A member", value=MEMBER_DETAIL_EXAMPLE, response_only=True)],
+        tags=["members"],
+    )
+    def get(self, request, member_id):
+        return Response(MemberDetailOutputSerializer(_shop_customer_or_404(request, member_id)).data)
+
+
+class MemberLookupApi(ShopAPIView):
+    permission_classes = [HasScope("read")]
+
+    @extend_schema_serializer(component_name="MemberLookupQuery")
+    class QuerySerializer(serializers.Serializer):
+        external_id = serializers.CharField(max_length=200, required=False)
+        email = serializers.EmailField(max_length=254, required=False)
+
+        def validate(self, attrs):
+            if len(attrs) != 1:
+                raise serializers.ValidationError("Give exactly one of external_id and email.")
+            return attrs
+
+    @extend_schema(
+        operation_id="member_lookup",
+        summary="Find a customer by your id or email",
+        description="The same answer as `GET /members/{id}`, for the customer with this `external_id` (your id) "
+        "or `email` among your shop's customers; 404 otherwise. Give exactly one. Needs the `read` scope.",
+        parameters=[QuerySerializer],
+        responses={200: MemberDetailOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer, **ERRORS},
+        examples=[OpenApiExample("A member", value=MEMBER_DETAIL_EXAMPLE, response_only=True)],
+        tags=["members"],
+    )
+    def get(self, request):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        link = shop_customer_get(shop=request.auth.shop, **query.validated_data)
+        if link is None:
+            raise ApplicationError("No such member among this shop's customers.", code="not_found", status=404)
+        return Response(MemberDetailOutputSerializer(link).data)
+
+
+class MembersApi(MemberUpsertApi, MemberLookupApi):
+    """/members answers two actions: POST registers or updates (MemberUpsertApi, `write`), GET finds
+    (MemberLookupApi, `read`). Django routes by path, not method, so this joins them; each keeps its scope."""
+
+    _READ, _WRITE = HasScope("read"), HasScope("write")
+
+    def get_permissions(self):
+        return [self._READ if self.request.method in ("GET", "HEAD", "OPTIONS") else self._WRITE]
+
+
+@extend_schema_serializer(component_name="MemberEntry")
+class EntryOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.CharField(help_text="earn, release, redeem, reverse, expire, adjust or transfer.")
+    points = serializers.SerializerMethodField(help_text="The change to available plus pending points.")
+    available_change = serializers.IntegerField()
+    pending_change = serializers.IntegerField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    def get_points(self, entry) -> int:
+        return entry.available_change + entry.pending_change
+
+
+ENTRY_EXAMPLE = {
+    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "kind": "adjust",
+    "points": 50,
+    "available_change": 50,
+    "pending_change": 0,
+    "reason": "Parcel arrived late",
+    "created_at": "2026-11-22T14:05:00+01:00",
+}
+
+
+class MemberActivityApi(ShopAPIView):
+    permission_classes = [HasScope("read")]
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="member_activity",
+        summary="A customer's points history",
+        description="The member's ledger entries, newest first, paginated (`page`, `page_size` up to 200). "
+        "Needs the `read` scope.",
+        parameters=[
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter("page_size", int, description="Entries per page (default 50, at most 200)."),
+        ],
+        responses={200: EntryOutputSerializer(many=True), 404: ErrorSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "A page",
+                value=ENTRY_EXAMPLE,  # drf-spectacular wraps it in a page (count, next, previous, results)
+                response_only=True,
+            )
+        ],
+        tags=["members"],
+    )
+    def get(self, request, member_id):
+        link = _shop_customer_or_404(request, member_id)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(member_activity(account=link.member.points_account), request, view=self)
+        return paginator.get_paginated_response(EntryOutputSerializer(page, many=True).data)
+
+
+class MemberAdjustmentApi(ShopAPIView):
+    permission_classes = [HasScope("adjust")]
+
+    @extend_schema_serializer(component_name="MemberAdjustmentInput")
+    class InputSerializer(serializers.Serializer):
+        points = serializers.IntegerField(
+            min_value=-ADJUST_MAX, max_value=ADJUST_MAX, help_text="Positive adds, negative removes; not 0."
+        )
+        reason = serializers.CharField(max_length=500, help_text="Why; shown in the member's history.")
+        idempotency_key = serializers.CharField(
+            max_length=128, required=False, help_text="Or the Idempotency-Key header; one of them is required."
+        )
+
+        def validate_points(self, value):
+            if value == 0:
+                raise serializers.ValidationError("An adjustment is not 0 points.")
+            return value
+
+    @extend_schema(
+        operation_id="member_adjust",
+        summary="Add or remove a customer's points by hand",
+        description=(
+            "Needs the `adjust` scope. Idempotent: give an `idempotency_key` in the body or the "
+            "`Idempotency-Key` header (required). Replaying it answers with the first entry; reusing it with "
+            "another body is a 409. Removing more points than are available is a 422 `insufficient_points`."
+        ),
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        responses={
+            201: EntryOutputSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            422: ErrorSerializer,
+            **ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Goodwill points",
+                value={"points": 50, "reason": "Parcel arrived late", "idempotency_key": "ticket-8812"},
+                request_only=True,
+            ),
+            OpenApiExample("The entry", value=ENTRY_EXAMPLE, response_only=True),
+        ],
+        tags=["members"],
+    )
+    def post(self, request, member_id):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = _idempotency_key(request, data.get("idempotency_key"))
+        link = _shop_customer_or_404(request, member_id)
+        entry = member_points_adjust(
+            shop=request.auth.shop,
+            member=link.member,
+            points=data["points"],
+            reason=data["reason"],
+            idempotency_key=key,
+        )
+        return Response(EntryOutputSerializer(entry).data, status=201)
+
+
+def _idempotency_key(request, in_body: str | None) -> str:
+    header = (request.headers.get("Idempotency-Key") or "").strip() or None
+    if header is not None and len(header) > 128:
+        raise serializers.ValidationError({"Idempotency-Key": ["Ensure this header has no more than 128 characters."]})
+    if header and in_body and header != in_body:
+        raise serializers.ValidationError({"idempotency_key": ["The body and the Idempotency-Key header differ."]})
+    key = in_body or header
+    if not key:
+        raise serializers.ValidationError(
+            {
+                "idempotency_key": [
+                    "Give an idempotency_key or an Idempotency-Key header; adjustments must be idempotent."
+                ]
+            }
+        )
+    return key
