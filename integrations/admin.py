@@ -1,24 +1,39 @@
-"""The staff side of shops and their API keys.
+"""The staff side of shops, their API keys, their customers and their orders.
 
 Keys are made, rotated and revoked only through integrations.services.shops, here by admin actions: "Create an
 API key" on the shop list, "Rotate" and "Revoke" on the key list. A new key's plaintext is shown once, on
 the page the action answers with (never stored, never sent in a cookie); the hash is never shown. After
 creation only a key's name can be changed; keys are revoked, not deleted.
+
+Orders, their refunds and shop customers are read-only here: they change only through the API (the shop is
+the source of truth for an order; a correction is a refund or a cancel, which reverse points in the ledger).
 """
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.exceptions import ApplicationError
 from integrations.forms import ApiKeyCreateForm, ApiKeyRotateForm, ShopAdminForm
-from integrations.models import ApiKey, Shop
+from integrations.models import ApiKey, Order, Refund, Shop, ShopCustomer
 from integrations.services.shops import api_key_create, api_key_revoke, api_key_rotate
-from rewards.admin import ProgramTimeZoneMixin, admin_link, short_datetime
+from rewards.admin import (
+    MemberSearchMixin,
+    ProgramTimeZoneMixin,
+    ReadOnlyAdminMixin,
+    admin_link,
+    member_label,
+    short_datetime,
+    signed,
+)
 
 
 def key_status(api_key: ApiKey) -> str:
@@ -115,10 +130,27 @@ class ShopAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
         (None, {"fields": ("name", "kind", "active")}),
         (_("Money and time"), {"fields": ("currency", "time_zone")}),
         (_("Storefront widget"), {"fields": ("allowed_origins",)}),
+        (_("Customers and orders"), {"fields": ("customers_and_orders",)}),
         (_("Technical"), {"fields": ("public_id", "created_at", "updated_at")}),
     )
-    readonly_fields = ("public_id", "created_at", "updated_at")
+    readonly_fields = ("customers_and_orders", "public_id", "created_at", "updated_at")
     inlines = [ApiKeyInline]
+
+    @admin.display(description=_("customers and orders"))
+    def customers_and_orders(self, shop):
+        # Links, not inlines: a shop may have hundreds of thousands of customers and orders.
+        if shop.pk is None:
+            return "–"
+        customers = ShopCustomer.objects.filter(shop=shop).count()
+        orders = Order.objects.filter(shop=shop).count()
+        narrowed = "?" + urlencode({"shop__id__exact": shop.pk})
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("admin:integrations_shopcustomer_changelist") + narrowed,
+            ngettext("%(count)d customer", "%(count)d customers", customers) % {"count": customers},
+            reverse("admin:integrations_order_changelist") + narrowed,
+            ngettext("%(count)d order", "%(count)d orders", orders) % {"count": orders},
+        )
 
     def get_queryset(self, request):
         now = timezone.now()
@@ -320,3 +352,244 @@ class ApiKeyAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
                 % {"count": len(keys) - len(live)},
                 messages.WARNING,
             )
+
+
+# --- shop customers and orders (read-only) ------------------------------------------------------------
+
+
+@admin.register(ShopCustomer)
+class ShopCustomerAdmin(ProgramTimeZoneMixin, MemberSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who each shop knows as a customer, under which id. A list of its own rather than an inline on the shop
+    page: a shop may have far more customers than a page can hold. Links are made by POST /members."""
+
+    list_display = ("shop", "external_id_display", "member_display", "email", "linked")
+    list_select_related = ("shop", "member__user")
+    list_filter = ("shop",)
+    search_fields = ("=external_id", "member__number", "member__user__email")
+    ordering = ("-created_at", "-id")
+    list_per_page = 50
+    show_full_result_count = False
+    fields = readonly_fields = ("shop_link", "external_id_display", "member_link", "created_at", "public_id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("shop", "member__user")
+
+    @admin.display(description=_("customer id at the shop"), ordering="external_id")
+    def external_id_display(self, link):
+        return link.external_id or _("(none: known by e-mail)")
+
+    @admin.display(description=_("member"), ordering="member__number")
+    def member_display(self, link):
+        return member_label(link.member)
+
+    @admin.display(description=_("e-mail"), ordering="member__user__email")
+    def email(self, link):
+        return link.member.user.email
+
+    @admin.display(description=_("linked"), ordering="created_at")
+    def linked(self, link):
+        return short_datetime(link.created_at)
+
+    @admin.display(description=_("shop"))
+    def shop_link(self, link):
+        return admin_link(link.shop, link.shop.name)
+
+    @admin.display(description=_("member"))
+    def member_link(self, link):
+        return admin_link(link.member, member_label(link.member))
+
+
+def lot_status(order: Order) -> str:
+    """Where the order's points are in the ledger: the state of its lot (pending, available, spent...)."""
+    if order.lot_id is None:
+        return str(_("none (unmatched)") if order.status == Order.Status.UNMATCHED else _("none"))
+    lot = order.lot
+    if lot.state == lot.State.PENDING:
+        return str(_("Pending until %(when)s") % {"when": short_datetime(lot.available_at)})
+    return lot.get_state_display()
+
+
+def money(amount, currency: str) -> str:
+    return f"{amount:.2f}\u00a0{currency}"
+
+
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Refund
+    extra = 0
+    max_num = 0
+    can_delete = False
+    verbose_name_plural = _("refunds (recorded through the API)")
+    fields = readonly_fields = ("external_id", "created", "refunded", "points")
+
+    @admin.display(description=_("when"))
+    def created(self, refund):
+        return short_datetime(refund.created_at)
+
+    @admin.display(description=_("refunded"))
+    def refunded(self, refund):
+        if refund.amount is not None:
+            return money(refund.amount, refund.order.currency)
+        return ", ".join(f"{line['quantity']} × {line['sku']}" for line in refund.lines or ())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
+
+
+def _rules_cell(rules: list[dict]):
+    if not rules:
+        return "–"
+    named = ((rule.get("name") or rule.get("kind", ""), signed(int(rule.get("points", 0)))) for rule in rules)
+    return format_html_join(mark_safe("<br>"), "{}: {}", named)
+
+
+def breakdown_table(breakdown: dict) -> str:
+    """The stored breakdown as staff read it: one row per order line with the rules that earned its points."""
+    if not breakdown:
+        return "–"
+    rows = [
+        format_html(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            line.get("sku", ""),
+            line.get("name", ""),
+            line.get("category", ""),
+            line.get("quantity", ""),
+            line.get("total", ""),
+            _rules_cell(line.get("rules", []))
+            if not line.get("excluded_by")
+            else format_html("{} {}", _("excluded by"), line["excluded_by"]),
+            line.get("points", 0),
+        )
+        for line in breakdown.get("lines", [])
+    ]
+    if breakdown.get("unallocated_points") or breakdown.get("unallocated_rules"):
+        rows.append(
+            format_html(
+                '<tr><td colspan="5">{}</td><td>{}</td><td>{}</td></tr>',
+                _("the order as a whole (it has no lines)"),
+                _rules_cell(breakdown.get("unallocated_rules", [])),
+                breakdown.get("unallocated_points", 0),
+            )
+        )
+    notes = format_html_join("", "<li>{}</li>", ((note.get("message", ""),) for note in breakdown.get("notes", [])))
+    return format_html(
+        '<table class="order-breakdown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+        "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody>"
+        '<tfoot><tr><th colspan="6">{}</th><th>{}</th></tr></tfoot></table>{}<p class="help">{}</p>',
+        _("SKU"),
+        _("name"),
+        _("category"),
+        _("quantity"),
+        _("total"),
+        _("rules applied"),
+        _("points"),
+        format_html_join("", "{}", ((row,) for row in rows)),
+        _("points the order earned"),
+        breakdown.get("points", 0),
+        format_html("<ul>{}</ul>", notes) if notes else "",
+        _("Evaluated %(when)s by the rules then active; refunds reverse points from this table.")
+        % {"when": breakdown.get("evaluated_at", "?")},
+    )
+
+
+@admin.register(Order)
+class OrderAdmin(ProgramTimeZoneMixin, MemberSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Orders as the shops reported them, with the points each earned and how. Read-only: the shop's API
+    calls (refunds, cancel) are the only way an order changes, so the ledger and the shop never disagree."""
+
+    list_display = (
+        "external_id",
+        "shop",
+        "customer",
+        "status",
+        "total_display",
+        "points",
+        "points_reversed",
+        "points_status",
+        "placed",
+    )
+    list_select_related = ("shop", "member__user", "lot")
+    list_filter = ("shop", "status", "placed_at")
+    search_fields = ("=external_id", "email", "member__number", "member__user__email")
+    ordering = ("-placed_at", "-id")
+    list_per_page = 50
+    show_full_result_count = False  # orders grow without bound; one COUNT per page is enough
+    fieldsets = (
+        (None, {"fields": ("external_id", "shop_link", "status", "member_link", "placed_at")}),
+        (_("Customer as the shop gave it"), {"fields": ("member_external_id", "email")}),
+        (
+            _("Money"),
+            {"fields": ("total_display", "subtotal", "tax", "shipping", "discount", "coupon_codes_display")},
+        ),
+        (_("Points"), {"fields": ("points", "points_reversed", "points_status", "lot_link")}),
+        (_("How the points were earned"), {"fields": ("breakdown_display",)}),
+        (_("Technical"), {"classes": ("collapse",), "fields": ("public_id", "created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "external_id",
+        "shop_link",
+        "status",
+        "member_link",
+        "placed_at",
+        "member_external_id",
+        "email",
+        "total_display",
+        "subtotal",
+        "tax",
+        "shipping",
+        "discount",
+        "coupon_codes_display",
+        "points",
+        "points_reversed",
+        "points_status",
+        "lot_link",
+        "breakdown_display",
+        "public_id",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [RefundInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("shop", "member__user", "lot")
+
+    @admin.display(description=_("customer"), ordering="member__number")
+    def customer(self, order):
+        if order.member_id is not None:
+            return member_label(order.member)
+        return order.email or order.member_external_id or "–"
+
+    @admin.display(description=_("total"), ordering="total")
+    def total_display(self, order):
+        return money(order.total, order.currency)
+
+    @admin.display(description=_("points status"))
+    def points_status(self, order):
+        return lot_status(order)
+
+    @admin.display(description=_("placed"), ordering="placed_at")
+    def placed(self, order):
+        return short_datetime(order.placed_at)
+
+    @admin.display(description=_("shop"))
+    def shop_link(self, order):
+        return admin_link(order.shop, order.shop.name)
+
+    @admin.display(description=_("member"))
+    def member_link(self, order):
+        if order.member_id is None:
+            return _("None yet: it is matched when this customer joins (see the customer as the shop gave it).")
+        return admin_link(order.member, member_label(order.member))
+
+    @admin.display(description=_("point lot"))
+    def lot_link(self, order):
+        if order.lot_id is None:
+            return "–"
+        return admin_link(order.lot, f"{order.lot} · {order.lot.get_state_display()}")
+
+    @admin.display(description=_("coupon codes"))
+    def coupon_codes_display(self, order):
+        return ", ".join(order.coupon_codes) or "–"
+
+    @admin.display(description=_("breakdown"))
+    def breakdown_display(self, order):
+        return breakdown_table(order.breakdown)
