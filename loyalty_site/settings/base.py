@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rewards",
     "referrals",
     "integrations",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -148,7 +149,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.lots_expire_due",
         "schedule": crontab(minute=15),
     },
+    "webhooks-requeue-due": {
+        "task": "webhooks.tasks.webhooks_requeue_due",
+        "schedule": crontab(minute="*"),
+    },
+    "webhooks-points-expiring": {
+        "task": "webhooks.tasks.points_expiring_publish",
+        "schedule": crontab(hour=6, minute=30),
+    },
 }
+
+# Webhooks (docs/webhooks.md). Deliveries time out after WEBHOOK_TIMEOUT seconds and are retried with backoff
+# until WEBHOOK_RETRY_HOURS after the event. Private, loopback and link-local targets are refused unless
+# WEBHOOK_ALLOW_PRIVATE_TARGETS (on in DEBUG; webhooks tests turn it on to deliver to a server on 127.0.0.1).
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
+WEBHOOK_EXPIRING_DAYS = env.int("WEBHOOK_EXPIRING_DAYS", default=14)
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
