@@ -10,6 +10,7 @@ from core.exceptions import ApplicationError
 from members.models import Member, User
 from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_get
+from rewards.services.events import event_sign_up_record
 from rewards.services.ledger import Actor, points_earn, points_expire
 
 NUMBER_DIGITS = 12  # 11 random digits and a Luhn check digit, printed as three groups of four
@@ -72,6 +73,7 @@ def member_signup(
                 idempotency_key=f"signup:{member.public_id}",
                 reason="Welcome bonus",
             )
+        event_sign_up_record(member=member)  # the sign_up event rules, beside the program's bonus
     return member
 
 

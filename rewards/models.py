@@ -402,3 +402,100 @@ class EventRule(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MemberEvent(BaseModel):
+    """One event reported for a member (by a shop, or by the platform: sign-up, first purchase, birthday)
+    and what the event rules gave for it; written by rewards.services.events.event_record.
+
+    Refused events (no matching rule, limit reached) are recorded too, with 0 points, so a replay answers
+    exactly what the first call did. `idempotency_key` is unique: for a shop's event it is derived from
+    (shop, external_id), for a built-in event from the member (and year, for birthdays)."""
+
+    class Status(models.TextChoices):
+        AWARDED = "awarded", _("Points awarded")
+        LIMIT_REACHED = "limit_reached", _("Limit reached")
+        NO_MATCHING_RULE = "no_matching_rule", _("No matching rule")
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="events", db_index=False)
+    event = models.CharField(max_length=64)
+    shop = models.ForeignKey(
+        "integrations.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="member_events"
+    )
+    external_id = models.CharField(
+        max_length=150, null=True, blank=True, help_text=_("The shop's own id of the event, if a shop sent it.")
+    )
+    idempotency_key = models.CharField(max_length=200, editable=False)
+    fingerprint = models.CharField(
+        max_length=64, blank=True, editable=False, help_text=_("Tells a replay from another event reusing the id.")
+    )
+    occurred_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    points = models.PositiveIntegerField(default=0, help_text=_("Points awarded for it, all rules together."))
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="memberevent_idempotency_key_unique"),
+            # NULL external ids (built-in events) never clash.
+            models.UniqueConstraint(
+                fields=["shop", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="memberevent_shop_external_id_unique",
+            ),
+            models.CheckConstraint(condition=~Q(external_id=""), name="memberevent_external_id_not_blank"),
+            models.CheckConstraint(
+                condition=Q(status__in=["awarded", "limit_reached", "no_matching_rule"]),
+                name="memberevent_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(points=0) | Q(status="awarded"), name="memberevent_points_if_awarded"),
+        ]
+        # The member's history, and the birthday task's "already this year?".
+        indexes = [models.Index(fields=["member", "event", "occurred_at"], name="memberevent_member_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} ({self.get_status_display()})"
+
+
+class EventAward(BaseModel):
+    """What one event rule gave for one event: its points, or 0 and the reason it refused (the limit).
+
+    Awarded rows are what a rule's limit counts: the member's awards of the rule whose `occurred_at` falls
+    in the period (rewards.services.events). `rule` may be deleted later; `rule_name` keeps the history."""
+
+    class Status(models.TextChoices):
+        AWARDED = "awarded", _("Awarded")
+        LIMIT_REACHED = "limit_reached", _("Limit reached")
+
+    member_event = models.ForeignKey(MemberEvent, on_delete=models.PROTECT, related_name="awards", db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+", db_index=False)
+    rule = models.ForeignKey(EventRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="awards")
+    rule_name = models.CharField(max_length=120)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    points = models.PositiveIntegerField(default=0)
+    entry = models.OneToOneField(
+        PointEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="event_award", editable=False
+    )
+    occurred_at = models.DateTimeField(help_text=_("The event's time, copied here for the limit count."))
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["member_event", "rule"], name="eventaward_event_rule_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=["awarded", "limit_reached"]), name="eventaward_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(points=0) | Q(status="awarded"), name="eventaward_points_if_awarded"),
+            models.CheckConstraint(condition=Q(points=0) | Q(entry__isnull=False), name="eventaward_points_have_entry"),
+        ]
+        indexes = [
+            # A rule's limit: the member's awards of that rule in a period.
+            models.Index(
+                fields=["member", "rule", "occurred_at"],
+                condition=Q(status="awarded"),
+                name="eventaward_limit_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_name}: {self.points} ({self.get_status_display()})"

@@ -17,6 +17,7 @@ from members.models import Member
 from rewards.models import PointLot
 from rewards.selectors import program_get
 from rewards.services.earning import points_to_reverse
+from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, points_earn, points_reverse
 from rewards.services.program import pending_until
 
@@ -120,6 +121,7 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 order.lot = PointLot.objects.get(public_id=entry.details["lot"])
                 order.points = breakdown.points
                 order.save(update_fields=["lot", "points", "updated_at"])
+                event_first_purchase_record(member=member, shop=shop, occurred_at=placed_at)
     except IntegrityError:
         # Another copy of this request inserted the order first and has committed: answer with its result.
         if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
@@ -237,6 +239,7 @@ def _order_earn(order: Order, member: Member) -> None:
     )
     order.lot = PointLot.objects.get(public_id=entry.details["lot"])
     order.points = points
+    event_first_purchase_record(member=member, shop=order.shop, occurred_at=placed_at)
     # Refunds recorded while the order was unmatched took back nothing then; they take their share now.
     lines_before: list[tuple[str, Decimal]] = []
     amount_before, reversed_total = Decimal(0), 0
@@ -265,12 +268,13 @@ def _order_earn(order: Order, member: Member) -> None:
     order.points_reversed = reversed_total
 
 
-def orders_match_for(*, member: Member, shop: Shop | None = None) -> list[Order]:
+def orders_match_for(*, member: Member, shop: Shop | None = None, email: str | None = None) -> list[Order]:
     """Give `member` the unmatched orders that were for them: `shop`'s orders under the member's customer id
-    there, and any shop's orders under the member's e-mail. Each earns the points its stored breakdown
-    says (the rules when it was placed), pending until its return window closes. Safe to call again and
-    from two places at once: each order is locked and re-checked before it earns."""
-    email = member.user.email.strip().lower()
+    there, and any shop's orders under the member's e-mail (or under `email`, another address the member
+    has verified). Each earns the points its stored breakdown says (the rules when it was placed), pending
+    until its return window closes. Safe to call again and from two places at once: each order is locked
+    and re-checked before it earns."""
+    email = (email or member.user.email).strip().lower()
     wanted = Q(email=email)
     if shop is not None:
         external_id = (
