@@ -149,6 +149,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.lots_expire_due",
         "schedule": crontab(minute=15),
     },
+    # Daily work, run hourly: members get it soon after midnight in the program's time zone, whatever that
+    # zone is, and a missed run is caught up; each member gets it once a year.
+    "birthday-points": {
+        "task": "rewards.tasks.birthday_points_award",
+        "schedule": crontab(minute=5),
+    },
     "webhooks-requeue-due": {
         "task": "webhooks.tasks.webhooks_requeue_due",
         "schedule": crontab(minute="*"),
