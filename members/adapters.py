@@ -1,4 +1,16 @@
+"""How allauth's sign-up and e-mail confirmation reach the member services.
+
+Orders a shop posted for an e-mail address nobody had joined with are kept unmatched
+(integrations.services.orders). A web sign-up gets them only once the member has proved the address is
+theirs, by confirming it: otherwise anyone could sign up with someone else's address and take their points.
+So the matching runs on allauth's `email_confirmed` signal, not on sign-up. A signal rather than an override
+of AccountAdapter.confirm_email, because the signal is the one place every way of verifying an address
+passes (the link, a code, a password reset by code, the admin's "mark as verified"); the adapter method is
+only on the first two. It is connected in MembersConfig.ready().
+"""
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
 from django.urls import reverse
 
 from members.models import Member
@@ -30,3 +42,16 @@ class AccountAdapter(DefaultAccountAdapter):
         if user.is_staff and not Member.objects.filter(user=user).exists():
             return reverse("admin:index")
         return super().get_login_redirect_url(request)
+
+
+def orders_match_on_email_confirmed(*, email_address: EmailAddress, **kwargs) -> None:
+    """allauth's `email_confirmed`: the member now owns this address, so they get the unmatched orders placed
+    under it (the login's address or a second one they added and confirmed)."""
+    # A function-level import: integrations builds on members (its models and services import ours), so
+    # members importing integrations at module level would make the two apps import each other.
+    from integrations.services.orders import orders_match_for
+
+    member = Member.objects.select_related("user").filter(user_id=email_address.user_id).first()
+    if member is None:
+        return  # a staff login without a membership
+    orders_match_for(member=member, email=email_address.email)

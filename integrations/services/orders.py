@@ -14,12 +14,13 @@ from core.exceptions import ApplicationError
 from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
 from members.models import Member
-from rewards.models import PointLot
+from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_get
 from rewards.services.earning import points_to_reverse
 from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, points_earn, points_reverse
 from rewards.services.program import pending_until
+from webhooks.services import event_publish, order_points_awarded_data, order_refunded_data
 
 
 def _canonical(value):
@@ -121,6 +122,7 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 order.lot = PointLot.objects.get(public_id=entry.details["lot"])
                 order.points = breakdown.points
                 order.save(update_fields=["lot", "points", "updated_at"])
+                _points_awarded_publish(order, member)
                 event_first_purchase_record(member=member, shop=shop, occurred_at=placed_at)
     except IntegrityError:
         # Another copy of this request inserted the order first and has committed: answer with its result.
@@ -194,6 +196,7 @@ def order_refund(
             )
             order.points_reversed += points
             order.save(update_fields=["points_reversed", "updated_at"])
+        _refunded_publish(order, refund=refund, points=points)
     return refund, True
 
 
@@ -216,7 +219,25 @@ def order_cancel(*, order: Order) -> tuple[Order, int]:
             order.points_reversed = order.points
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["points_reversed", "status", "updated_at"])
+        _refunded_publish(order, refund=None, points=left)
     return order, left
+
+
+def _points_awarded_publish(order: Order, member: Member) -> None:
+    """Webhook `order.points_awarded` to the order's shop, in the transaction that earned the points."""
+    data = order_points_awarded_data(order=order, member=member, account=member.points_account)
+    event_publish(shop=order.shop, event="order.points_awarded", data=data)
+
+
+def _refunded_publish(order: Order, *, refund: Refund | None, points: int) -> None:
+    """Webhook `order.refunded` (a refund, or the cancellation when `refund` is None), in its transaction."""
+    account = None
+    if order.member_id is not None:
+        account = PointsAccount.objects.select_related("member").filter(member_id=order.member_id).first()
+    data = order_refunded_data(
+        order=order, member=account and account.member, refund=refund, points_reversed=points, account=account
+    )
+    event_publish(shop=order.shop, event="order.refunded", data=data)
 
 
 def _order_earn(order: Order, member: Member) -> None:
@@ -300,5 +321,9 @@ def orders_match_for(*, member: Member, shop: Shop | None = None, email: str | N
             order.save(
                 update_fields=["member", "status", "breakdown", "lot", "points", "points_reversed", "updated_at"]
             )
+            if order.points:
+                if order.points_reversed:  # refunds made meanwhile changed the balance after the earn
+                    member.points_account.refresh_from_db(fields=["available", "pending"])
+                _points_awarded_publish(order, member)
         matched.append(order)
     return matched
