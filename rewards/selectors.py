@@ -8,7 +8,17 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.timeutils import add_months
-from rewards.models import EarningRule, EventRule, PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.models import (
+    EarningRule,
+    EventAward,
+    EventRule,
+    MemberEvent,
+    PointEntry,
+    PointLot,
+    PointMovement,
+    PointsAccount,
+    Program,
+)
 from rewards.services.program import inactivity_cutoff
 
 
@@ -177,3 +187,8 @@ def event_rules_active(*, event: str, shop_id: str | None, at: dt.datetime) -> l
     """The event rules for `event` from `shop_id` at `at` (one query), oldest first."""
     rules = EventRule.objects.filter(_window_at(at), is_active=True, event=event.strip())
     return _for_shop(rules.order_by("id"), shop_id)
+
+
+def event_awards(*, member_event: MemberEvent) -> list[EventAward]:
+    """What each event rule gave (or refused) for one recorded event, with the rules (one query)."""
+    return list(EventAward.objects.filter(member_event=member_event).select_related("rule").order_by("id"))
