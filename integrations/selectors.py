@@ -12,7 +12,7 @@ from core.exceptions import ApplicationError
 from integrations.keys import key_hash_matches, key_prefix
 from integrations.models import ApiKey, Order, Shop, ShopCustomer
 from members.models import Member
-from rewards.models import PointEntry, PointLot, PointsAccount
+from rewards.models import EarningRule, PointEntry, PointLot, PointsAccount
 from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
 from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, evaluate_order
 from rewards.services.program import pending_until
@@ -154,12 +154,16 @@ def order_placed_at(placed_at: dt.datetime, now: dt.datetime | None = None) -> d
     return min(placed_at, now or timezone.now())
 
 
-def order_evaluate(*, shop: Shop, data: dict, member: Member | None) -> Breakdown:
+def order_evaluate(
+    *, shop: Shop, data: dict, member: Member | None, rules: list[EarningRule] | None = None
+) -> Breakdown:
     """The points an order (validated data as integrations.services.orders.order_record takes it) earns under
-    today's rules for this shop, its currency and its placing time (one query)."""
+    today's rules for this shop, its currency and its placing time (one query). `rules`: those rules when the
+    caller already has them (a batch loads them once: integrations.services.orders_batch)."""
     at = order_placed_at(data["placed_at"])
     shop_id = str(shop.public_id)
-    rules = earning_rules_active(currency=data["currency"], shop_id=shop_id, at=at)
+    if rules is None:
+        rules = earning_rules_active(currency=data["currency"], shop_id=shop_id, at=at)
     order = OrderInput(
         currency=data["currency"],
         total=data["total"],

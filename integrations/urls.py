@@ -4,6 +4,7 @@ from django.urls import path
 
 from integrations.apis.members import MemberActivityApi, MemberAdjustmentApi, MemberDetailApi, MembersApi
 from integrations.apis.orders import OrderCancelApi, OrderCreateApi, OrderRefundApi, OrderSimulateApi
+from integrations.apis.orders_batch import OrderBatchApi
 from integrations.apis.shop import ShopDetailApi
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("members/<uuid:member_id>/adjustments", MemberAdjustmentApi.as_view(), name="member-adjustments"),
     path("orders", OrderCreateApi.as_view(), name="orders"),
     path("orders/simulate", OrderSimulateApi.as_view(), name="order-simulate"),
+    path("orders/batch", OrderBatchApi.as_view(), name="order-batch"),
     # `path`: a shop's order id may contain slashes (sent as %2F).
     path("orders/<path:external_id>/refunds", OrderRefundApi.as_view(), name="order-refunds"),
     path("orders/<path:external_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),

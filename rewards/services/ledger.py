@@ -11,6 +11,7 @@ The rules that keep it correct (DESIGN.md, "The points ledger"):
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.db import sql_random_uuid, sql_value
+from core.db import sql_random_uuid, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import program_get
@@ -183,7 +184,13 @@ def _require_member_active(account: PointsAccount, *, allow_suspended: bool = Fa
 _BY_POLICY = object()  # a new lot's expiry comes from the program's policy unless given (None: never)
 
 
-def _new_lot(
+def _new_lot(account: PointsAccount, **fields) -> PointLot:
+    lot = _lot_unsaved(account, **fields)
+    lot.save(force_insert=True)
+    return lot
+
+
+def _lot_unsaved(
     account: PointsAccount,
     *,
     program: Program,
@@ -195,8 +202,9 @@ def _new_lot(
     expires_at: dt.datetime | None | object = _BY_POLICY,
     value: Decimal = Decimal(0),
 ) -> PointLot:
+    """The lot _new_lot saves (points_earn_many saves many at once)."""
     pending = available_at is not None and available_at > now
-    return PointLot.objects.create(
+    return PointLot(
         account=account,
         points=points,
         remaining=points,
@@ -867,3 +875,142 @@ def _sweep_one(
         if not done:
             raise ApplicationError(nothing, code="nothing_to_do", status=409)
     return PointEntry.objects.get(idempotency_key=full_key)
+
+# --- many earns at once, set-based (order batches) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Earning:
+    """One credit for points_earn_many: what points_earn takes, for one account."""
+
+    account: PointsAccount
+    points: int
+    source: str
+    actor: Actor
+    idempotency_key: str
+    source_ref: str = ""
+    reason: str = ""
+    available_at: dt.datetime | None = None
+    value: Decimal = Decimal(0)
+
+
+def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
+    """Credit each item as points_earn would (a new lot, pending until `available_at` if that is in the future;
+    a replayed key returns the first entry), in one transaction and a constant number of queries: the accounts
+    locked in pk order by one query, then one insert each for the lots, entries and movements, one update
+    for the accounts. Returns the entries in the items' order. All or nothing: what points_earn refuses for
+    one item (a closed member, a key used for something else) raises and nothing is written. An account that
+    owes a debt earns through points_earn, which pays the debt off first. A key that a concurrent call is
+    writing raises IntegrityError (the caller retries one by one)."""
+    for item in items:
+        _require_positive(item.points)
+    keys = [item.idempotency_key for item in items]
+    if len(set(keys)) < len(keys):
+        raise ApplicationError(
+            "Each earning needs its own idempotency key.", code="duplicate_idempotency_key", status=400
+        )
+    if not items:
+        return []
+    with transaction.atomic():
+        accounts = {
+            account.pk: account
+            for account in PointsAccount.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("member")
+            .filter(pk__in={item.account.pk for item in items})
+            .order_by("pk")
+        }
+        earlier = set(PointEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+        entries: list[PointEntry | None] = [None] * len(items)
+        fresh: list[tuple[int, Earning]] = []
+        for i, item in enumerate(items):
+            account = accounts[item.account.pk]
+            if item.idempotency_key in earlier:
+                entries[i] = _replayed(
+                    item.idempotency_key, account_id=account.pk, kind=Kind.EARN, requested=item.points
+                )
+                continue
+            _require_member_active(account, allow_suspended=True)
+            if account.debt:
+                entries[i] = points_earn(
+                    account=account,
+                    points=item.points,
+                    source=item.source,
+                    actor=item.actor,
+                    idempotency_key=item.idempotency_key,
+                    source_ref=item.source_ref,
+                    reason=item.reason,
+                    available_at=item.available_at,
+                    value=item.value,
+                )
+                continue
+            fresh.append((i, item))
+        if fresh:
+            _earn_set_based(fresh, accounts=accounts, entries=entries)
+    for item in items:
+        _refresh(item.account, accounts[item.account.pk])
+    return entries
+
+
+def _earn_set_based(
+    fresh: list[tuple[int, Earning]], *, accounts: dict[int, PointsAccount], entries: list[PointEntry | None]
+) -> None:
+    """points_earn_many's inserts and update, for earnings on locked accounts that owe no debt."""
+    program = program_get()
+    now = timezone.now()
+    expires_at = lot_expires_at(program=program, earned_at=now)
+    lots, new_entries = [], []
+    for _, item in fresh:
+        account = accounts[item.account.pk]
+        lot = _lot_unsaved(
+            account,
+            program=program,
+            points=item.points,
+            source=item.source,
+            source_ref=item.source_ref,
+            now=now,
+            available_at=item.available_at,
+            expires_at=expires_at,
+            value=item.value,
+        )
+        entry = _entry(
+            account,
+            kind=Kind.EARN,
+            actor=item.actor,
+            key=item.idempotency_key,
+            reason=item.reason,
+            details={"requested": item.points, "lot": str(lot.public_id)},
+        )
+        if lot.state == State.PENDING:
+            entry.pending_change = item.points
+        else:
+            entry.available_change = item.points
+        lots.append(lot)
+        new_entries.append(entry)
+    PointLot.objects.bulk_create(lots)
+    PointEntry.objects.bulk_create(new_entries)
+    PointMovement.objects.bulk_create(
+        PointMovement(entry=e, lot=lot, available_change=e.available_change, pending_change=e.pending_change)
+        for e, lot in zip(new_entries, lots, strict=True)
+    )
+    totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
+    for entry in new_entries:
+        total = totals.setdefault(entry.account_id, [0, 0, 0])
+        total[0] += entry.available_change
+        total[1] += entry.pending_change
+        total[2] += entry.available_change + entry.pending_change
+    sql_update_from_values(
+        PointsAccount._meta.db_table,
+        columns=["available", "pending", "earned"],
+        rows=[(pk, *total) for pk, total in totals.items()],
+        set_sql="available = t.available + v.available, pending = t.pending + v.pending, "
+        "lifetime_earned = t.lifetime_earned + v.earned, last_activity_at = %s, updated_at = %s",
+        params=[sql_value(now), sql_value(now)],
+    )
+    for pk, (available, pending, earned) in totals.items():
+        account = accounts[pk]
+        account.available += available
+        account.pending += pending
+        account.lifetime_earned += earned
+        account.last_activity_at = account.updated_at = now
+    for (i, _), entry in zip(fresh, new_entries, strict=True):
+        entries[i] = entry

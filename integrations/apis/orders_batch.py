@@ -1,0 +1,152 @@
+"""API v1: many orders in one request (tills, nightly syncs)."""
+
+from collections import Counter
+
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from integrations.api_auth import HasScope, ShopAPIView
+from integrations.apis.members import ERRORS
+from integrations.apis.orders import (
+    ORDER_BODY_EXAMPLE,
+    ORDER_EXAMPLE,
+    OrderInputSerializer,
+    OrderOutputSerializer,
+    _order_result,
+)
+from integrations.schema import ErrorDetailSerializer, ErrorSerializer
+from integrations.services.orders_batch import ORDERS_BATCH_MAX, duplicate_external_ids, orders_record_batch
+
+VALIDATION_MESSAGE = "The request is not valid."  # as core.api.exception_handler words a serializer's errors
+
+
+def _external_id(body) -> str | None:
+    """The order id a body names, as OrderInputSerializer would read it (trimmed), if it names one."""
+    if isinstance(body, dict) and isinstance(body.get("external_id"), str):
+        return body["external_id"].strip() or None
+    return None
+
+
+def _error(code: str, message: str, details: dict) -> dict:
+    return {"code": code, "message": message, "details": details}
+
+
+@extend_schema_serializer(component_name="OrderBatchResult")
+class OrderBatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The order's place in the request, from 0.")
+    external_id = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField(help_text="What POST /orders would have answered: 201, 200, 400, 404, ...")
+    order = OrderOutputSerializer(allow_null=True)
+    error = ErrorDetailSerializer(allow_null=True)
+
+
+@extend_schema_serializer(component_name="OrderBatch")
+class OrderBatchOutputSerializer(serializers.Serializer):
+    results = OrderBatchResultSerializer(many=True)
+    created = serializers.IntegerField(help_text="Orders recorded now (201).")
+    replayed = serializers.IntegerField(help_text="Orders recorded before with the same body (200).")
+    failed = serializers.IntegerField(help_text="Orders refused (400, 404, 409, 422).")
+
+
+BATCH_RESULT_EXAMPLE = {
+    "results": [
+        {"index": 0, "external_id": "order-20931", "status": 201, "order": ORDER_EXAMPLE, "error": None},
+        {
+            "index": 1,
+            "external_id": "order-20932",
+            "status": 400,
+            "order": None,
+            "error": {
+                "code": "validation_error",
+                "message": VALIDATION_MESSAGE,
+                "details": {"total": ["A valid number is required."]},
+            },
+        },
+    ],
+    "created": 1,
+    "replayed": 0,
+    "failed": 1,
+}
+
+
+class OrderBatchApi(ShopAPIView):
+    permission_classes = [HasScope("write")]
+
+    class InputSerializer(serializers.Serializer):
+        # Each order is validated on its own below, so that a bad one fails alone.
+        orders = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=ORDERS_BATCH_MAX)
+
+    @extend_schema_serializer(component_name="OrderBatchInput")
+    class InputSchemaSerializer(serializers.Serializer):
+        orders = OrderInputSerializer(
+            many=True,
+            min_length=1,
+            max_length=ORDERS_BATCH_MAX,
+            help_text=f"1 to {ORDERS_BATCH_MAX} orders, each exactly as POST /orders takes it.",
+        )
+
+    @extend_schema(
+        operation_id="order_batch_create",
+        summary="Report many orders at once",
+        description=(
+            f"Up to {ORDERS_BATCH_MAX} orders, each exactly as `POST /orders` takes it, recorded together: each "
+            "order gets what `POST /orders` would have answered (`status` 201 created, 200 recorded before with "
+            "the same body, 400/404/409/422 with its `error`), in the request's order. A bad order fails alone; "
+            "the others are recorded. Idempotent per order on `external_id`, as `POST /orders`. The whole "
+            "request is a 400 when `orders` is not a list of 1 to 500 items or names one `external_id` twice "
+            "(`duplicate_external_id`); nothing is written then. Needs the `write` scope."
+        ),
+        request=InputSchemaSerializer,
+        responses={200: OrderBatchOutputSerializer, 400: ErrorSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Two orders",
+                value={"orders": [ORDER_BODY_EXAMPLE, {**ORDER_BODY_EXAMPLE, "external_id": "order-20932"}]},
+                request_only=True,
+            ),
+            OpenApiExample("One recorded, one refused", value=BATCH_RESULT_EXAMPLE, response_only=True),
+        ],
+        tags=["orders"],
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bodies = serializer.validated_data["orders"]
+        counts = Counter(eid for eid in map(_external_id, bodies) if eid)
+        if repeated := sorted(eid for eid, n in counts.items() if n > 1):
+            raise duplicate_external_ids(repeated)
+
+        results: list[dict] = [{}] * len(bodies)
+        valid: list[tuple[int, dict]] = []
+        for i, body in enumerate(bodies):
+            order_serializer = OrderInputSerializer(data=body)
+            if order_serializer.is_valid():
+                valid.append((i, order_serializer.validated_data))
+            else:
+                error = _error("validation_error", VALIDATION_MESSAGE, order_serializer.errors)
+                results[i] = {
+                    "index": i,
+                    "external_id": _external_id(body),
+                    "status": 400,
+                    "order": None,
+                    "error": error,
+                }
+        recorded = orders_record_batch(shop=request.auth.shop, orders=[data for _, data in valid])
+        for (i, _), result in zip(valid, recorded, strict=True):
+            error = result.error
+            results[i] = {
+                "index": i,
+                "external_id": result.external_id,
+                "status": result.status,
+                "order": _order_result(result.order) if result.order is not None else None,
+                "error": None if error is None else _error(error.code, error.message, error.extra),
+            }
+        statuses = Counter(result["status"] for result in results)
+        payload = {
+            "results": results,
+            "created": statuses[201],
+            "replayed": statuses[200],
+            "failed": len(results) - statuses[201] - statuses[200],
+        }
+        return Response(OrderBatchOutputSerializer(payload).data)

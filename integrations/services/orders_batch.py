@@ -1,0 +1,310 @@
+"""Record many orders of a shop at once (POST /api/v1/orders/batch), set-based.
+
+Each order gets what order_record would give it (same checks, rules, idempotency on the shop's order id,
+unknown customers kept unmatched), but the database work is done for the whole batch in a constant number
+of queries: the orders already recorded, the members, the rules, then one transaction that inserts the
+orders, earns through rewards.services.ledger.points_earn_many and links the orders to their lots.
+
+Locks are taken in the order order_record takes them (the order row first, then the member's account), so
+a batch and single POSTs cannot deadlock: orders are inserted sorted by external_id, then the accounts are
+locked in pk order. When an order of the batch is being recorded by another request at the same moment
+(the (shop, external_id) constraint) or the ledger refuses an earning under its locks, the fast path is
+rolled back and those orders go through order_record one by one, which answers each race as it should.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.db import sql_update_from_values, sql_value
+from core.exceptions import ApplicationError
+from integrations.models import Order, Shop, ShopCustomer
+from integrations.selectors import order_data_clean, order_evaluate, order_placed_at
+from integrations.services.orders import (
+    ORDER_POINTS_MAX,
+    _canonical,
+    _fingerprint,
+    _idempotency_conflict,
+    order_record,
+)
+from members.models import Member
+from rewards.models import EarningRule, PointLot
+from rewards.selectors import program_get
+from rewards.services.earning import Breakdown
+from rewards.services.ledger import Actor, Earning, points_earn_many
+from rewards.services.program import pending_until
+
+ORDERS_BATCH_MAX = 500
+
+
+@dataclass(frozen=True)
+class OrderBatchResult:
+    """One order's outcome: the order (created now, or recorded before and replayed) or why it was refused."""
+
+    external_id: str
+    order: Order | None = None
+    created: bool = False
+    error: ApplicationError | None = None
+
+    @property
+    def status(self) -> int:
+        if self.error is not None:
+            return self.error.status
+        return 201 if self.created else 200
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """An order that passed every check and is about to be inserted."""
+
+    index: int
+    data: dict
+    fingerprint: str
+    member: Member | None
+    breakdown: Breakdown
+
+
+def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatchResult]:
+    """Record each order (validated data, as order_record takes it) as order_record would, set-based; returns
+    one result per order, in the same order. A refused order fails alone and the others are recorded. More
+    than ORDERS_BATCH_MAX orders, or one external_id twice, is a 400 and nothing is written."""
+    if len(orders) > ORDERS_BATCH_MAX:
+        raise ApplicationError(
+            f"A batch holds at most {ORDERS_BATCH_MAX} orders.",
+            code="validation_error",
+            status=400,
+            extra={"orders": [f"At most {ORDERS_BATCH_MAX} orders."]},
+        )
+    cleaned = [order_data_clean(data) for data in orders]
+    repeated = sorted(eid for eid, n in Counter(d["external_id"] for d in cleaned if d["external_id"]).items() if n > 1)
+    if repeated:
+        raise duplicate_external_ids(repeated)
+
+    results: list[OrderBatchResult | None] = [None] * len(cleaned)
+    fingerprints = [_fingerprint(data) for data in cleaned]
+    recorded = {
+        order.external_id: order
+        for order in Order.objects.select_related("lot", "member").filter(
+            shop=shop, external_id__in=[d["external_id"] for d in cleaned if d["external_id"]]
+        )
+    }
+    todo = []
+    for i, data in enumerate(cleaned):
+        external_id = data["external_id"]
+        if not external_id:
+            error = ApplicationError("An order needs its external_id.", code="validation_error", status=400)
+            results[i] = OrderBatchResult(external_id="", error=error)
+        elif (order := recorded.get(external_id)) is not None:
+            if order.fingerprint == fingerprints[i]:
+                results[i] = OrderBatchResult(external_id=external_id, order=order)
+            else:
+                results[i] = OrderBatchResult(
+                    external_id=external_id, error=_idempotency_conflict("order", external_id)
+                )
+        else:
+            todo.append(i)
+
+    members = _members_find(shop=shop, orders=[cleaned[i] for i in todo])
+    rules = list(
+        EarningRule.objects.filter(is_active=True, currency__in={cleaned[i]["currency"] for i in todo}).order_by(
+            "-priority", "id"
+        )
+        if todo
+        else []
+    )
+    accepted = []
+    for i, member in zip(todo, members, strict=True):
+        data = cleaned[i]
+        try:
+            if isinstance(member, ApplicationError):
+                raise member
+            breakdown = order_evaluate(
+                shop=shop, data=data, member=member, rules=_rules_for(rules, shop=shop, data=data)
+            )
+            _check_earnable(breakdown, member)
+        except ApplicationError as error:
+            results[i] = OrderBatchResult(external_id=data["external_id"], error=error)
+            continue
+        accepted.append(_Accepted(i, data, fingerprints[i], member, breakdown))
+
+    if accepted:
+        try:
+            with transaction.atomic():
+                for i, order in _orders_insert(shop=shop, accepted=accepted):
+                    results[i] = OrderBatchResult(external_id=order.external_id, order=order, created=True)
+        except (IntegrityError, ApplicationError):
+            # Some order is being recorded by another request right now, or the ledger refused an earning
+            # under its locks (a member closed meanwhile): order_record sorts each of them out.
+            for a in accepted:
+                results[a.index] = _order_record_one(shop=shop, data=orders[a.index])
+    return results
+
+
+def duplicate_external_ids(external_ids: list[str]) -> ApplicationError:
+    return ApplicationError(
+        "Each order of a batch needs its own external_id.",
+        code="duplicate_external_id",
+        status=400,
+        extra={"external_ids": external_ids},
+    )
+
+
+def _order_record_one(*, shop: Shop, data: dict) -> OrderBatchResult:
+    try:
+        order, created = order_record(shop=shop, data=data)
+    except ApplicationError as error:
+        return OrderBatchResult(external_id=(data.get("external_id") or "").strip(), error=error)
+    return OrderBatchResult(external_id=order.external_id, order=order, created=created)
+
+
+def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | ApplicationError | None]:
+    """What integrations.selectors.order_member_find answers for each order, in at most three queries: by
+    member_id (unknown: a 422), else by the shop's customer id, else by e-mail, else None (unmatched)."""
+    by_id, by_customer, by_email = set(), set(), set()
+    for data in orders:
+        if data["member_id"] is not None:
+            by_id.add(data["member_id"])
+            continue
+        if data["member_external_id"]:
+            by_customer.add(data["member_external_id"])
+        if data["email"]:
+            by_email.add(data["email"])  # looked up even when the customer id finds them: one query either way
+    members = Member.objects.select_related("points_account")
+    found_by_id = {m.public_id: m for m in members.filter(public_id__in=by_id)} if by_id else {}
+    found_by_customer = (
+        {
+            link.external_id: link.member
+            for link in ShopCustomer.objects.select_related("member__points_account").filter(
+                shop=shop, external_id__in=by_customer
+            )
+        }
+        if by_customer
+        else {}
+    )
+    found_by_email: dict[str, Member] = {}
+    if by_email:
+        # E-mails are stored and cleaned in lower case; order_member_find's iexact picks the lowest pk too.
+        for member in (
+            members.annotate(login_email=Lower("user__email")).filter(login_email__in=by_email).order_by("pk")
+        ):
+            found_by_email.setdefault(member.login_email, member)
+    answers: list[Member | ApplicationError | None] = []
+    for data in orders:
+        if data["member_id"] is not None:
+            member = found_by_id.get(data["member_id"])
+            answers.append(
+                member
+                or ApplicationError(
+                    "No member has this member_id.", code="unknown_member", extra={"member_id": str(data["member_id"])}
+                )
+            )
+            continue
+        member = found_by_customer.get(data["member_external_id"]) if data["member_external_id"] else None
+        if member is None and data["email"]:
+            member = found_by_email.get(data["email"])
+        answers.append(member)
+    return answers
+
+
+def _rules_for(rules: list[EarningRule], *, shop: Shop, data: dict) -> list[EarningRule]:
+    """Of the batch's active rules, those rewards.selectors.earning_rules_active would load for this order:
+    its currency, in their window at the placing time, for this shop; highest priority first."""
+    at = order_placed_at(data["placed_at"])
+    shop_id = str(shop.public_id).strip().casefold()
+    return [
+        rule
+        for rule in rules
+        if rule.currency == data["currency"]
+        and (rule.starts_at is None or rule.starts_at <= at)
+        and (rule.ends_at is None or rule.ends_at > at)
+        and (not rule.shop_ids or shop_id in {str(s).strip().casefold() for s in rule.shop_ids})
+    ]
+
+
+def _check_earnable(breakdown: Breakdown, member: Member | None) -> None:
+    """The refusals order_record meets after evaluating: too many points, or a closed member's points."""
+    if breakdown.points > ORDER_POINTS_MAX:
+        raise ApplicationError(
+            f"This order would earn {breakdown.points} points, more than the {ORDER_POINTS_MAX} one order may earn.",
+            code="order_points_too_large",
+            extra={"points": breakdown.points, "max": ORDER_POINTS_MAX},
+        )
+    if member is not None and breakdown.points > 0 and member.status == Member.Status.CLOSED:
+        # The ledger refuses it too, under the account's lock; refusing here keeps the rest of the batch fast.
+        raise ApplicationError(f"The member's account is {member.status}.", code="member_not_active")
+
+
+def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, Order]]:
+    """Inside the caller's transaction: insert the orders, earn their points, link each to its lot. Returns
+    (index in the batch, order) pairs."""
+    # Sorted by external_id: two batches sharing orders wait on each other in the same order (no deadlock).
+    accepted = sorted(accepted, key=lambda a: a.data["external_id"])
+    orders = []
+    for a in accepted:
+        data = a.data
+        order = Order(
+            shop=shop,
+            external_id=data["external_id"],
+            member=a.member,
+            member_external_id=data["member_external_id"] or "",
+            email=data["email"] or "",
+            currency=data["currency"],
+            total=data["total"],
+            subtotal=data["subtotal"],
+            tax=data["tax"],
+            shipping=data["shipping"],
+            discount=data["discount"],
+            placed_at=data["placed_at"],
+            lines=_canonical(data["lines"]),
+            coupon_codes=data["coupon_codes"],
+            breakdown=a.breakdown.as_dict(),
+            status=Order.Status.AWARDED if a.member is not None else Order.Status.UNMATCHED,
+            fingerprint=a.fingerprint,
+        )
+        orders.append(order)
+    Order.objects.bulk_create(orders)
+
+    earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
+    if not earning:
+        return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
+    program = program_get()
+    actor = Actor.shop(str(shop.public_id))
+    entries = points_earn_many(
+        items=[
+            Earning(
+                account=a.member.points_account,
+                points=a.breakdown.points,
+                source=PointLot.Source.ORDER,
+                actor=actor,
+                idempotency_key=f"order:{shop.public_id}:{order.external_id}",
+                source_ref=order.external_id,
+                reason=f"Order {order.external_id}",
+                available_at=(
+                    pending_until(program=program, placed_at=order_placed_at(a.data["placed_at"]))
+                    if program.pending_days
+                    else None
+                ),
+            )
+            for order, a in earning
+        ]
+    )
+    lots = {
+        str(lot.public_id): lot for lot in PointLot.objects.filter(public_id__in=[e.details["lot"] for e in entries])
+    }
+    now = timezone.now()
+    for (order, a), entry in zip(earning, entries, strict=True):
+        order.lot = lots[entry.details["lot"]]
+        order.points = a.breakdown.points
+        order.updated_at = now
+    sql_update_from_values(
+        Order._meta.db_table,
+        columns=["lot_id", "points"],
+        rows=[(order.pk, order.lot.pk, order.points) for order, _ in earning],
+        set_sql="lot_id = v.lot_id, points = v.points, updated_at = %s",
+        params=[sql_value(now)],
+    )
+    return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
