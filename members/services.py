@@ -92,8 +92,11 @@ def _member_create(**fields) -> Member:
 def member_profile_update(*, member: Member, first_name: str, last_name: str, birthday) -> Member:
     """Change the member's names and birthday."""
     _require_open(member)
+    before = {"first_name": member.first_name, "last_name": member.last_name, "birthday": member.birthday}
     member.first_name, member.last_name, member.birthday = first_name.strip(), last_name.strip(), birthday
-    member.save(update_fields=["first_name", "last_name", "birthday", "updated_at"])
+    with transaction.atomic():
+        member.save(update_fields=["first_name", "last_name", "birthday", "updated_at"])
+        _member_updated_publish(member, [name for name, old in before.items() if getattr(member, name) != old])
     return member
 
 
@@ -103,8 +106,19 @@ def member_preferences_update(*, member: Member, marketing_consent: bool) -> Mem
     if member.marketing_consent != marketing_consent:
         member.marketing_consent = marketing_consent
         member.marketing_consent_at = timezone.now()
-        member.save(update_fields=["marketing_consent", "marketing_consent_at", "updated_at"])
+        with transaction.atomic():
+            member.save(update_fields=["marketing_consent", "marketing_consent_at", "updated_at"])
+            _member_updated_publish(member, ["marketing_consent"])
     return member
+
+
+def _member_updated_publish(member: Member, changed: list[str]) -> None:
+    """Webhook `member.updated` to the member's shops, in the caller's transaction (nothing when unchanged)."""
+    # Imported here: webhooks imports integrations, whose services import this module.
+    from webhooks.services import member_updated_publish
+
+    if changed:
+        member_updated_publish(member=member, changed=changed)
 
 
 def member_close(*, member: Member, actor: Actor) -> Member:
@@ -135,6 +149,7 @@ def member_close(*, member: Member, actor: Actor) -> Member:
         member.marketing_consent_at = timezone.now()
         member.status = Member.Status.CLOSED
         member.save()
+        _member_updated_publish(member, ["status", "email", "first_name", "last_name", "birthday", "marketing_consent"])
     return member
 
 

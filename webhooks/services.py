@@ -107,9 +107,11 @@ def order_points_awarded_data(*, order, member: Member, account: PointsAccount) 
     }
 
 
-def order_refunded_data(*, order, refund=None, points_reversed: int, account: PointsAccount | None) -> dict:
-    """The data of `order.refunded`: a refund (`refund` given) or the cancellation (`refund` None)."""
-    member = order.member if order.member_id else None
+def order_refunded_data(
+    *, order, member: Member | None, refund=None, points_reversed: int, account: PointsAccount | None
+) -> dict:
+    """The data of `order.refunded`: a refund (`refund` given) or the cancellation (`refund` None); `member`
+    and `account` are None for an order that was never matched."""
     return {
         "order": order_data(order),
         "member": None if member is None else member_ref(member, external_id=order.member_external_id or None),
@@ -255,10 +257,14 @@ def member_event_publish(*, member: Member, event: str, data: dict) -> list[Webh
 
 
 def member_updated_publish(*, member: Member, changed: list[str]) -> list[WebhookDelivery]:
-    """`member.updated` to every linked shop: the profile as it is now and the names of the fields that changed."""
-    return member_event_publish(
-        member=member, event="member.updated", data={"member": member_data(member), "changed": changed}
-    )
+    """`member.updated` to every linked shop: the profile as it is now and the names of the fields that changed.
+    The profile is read only when some shop listens (one query otherwise)."""
+    _require_atomic("member.updated")
+    targets = _member_targets(member_pks={member.pk})
+    if not any("member.updated" in events for _pk, events, _ext in targets.get(member.pk, ())):
+        return []
+    data = {"member": member_data(member), "changed": changed}
+    return _members_fanout([(member.pk, "member.updated", data)], targets)
 
 
 def ledger_entries_publish(*, kind: str, account_pks: list[int], entry_keys: list[str]) -> list[WebhookDelivery]:

@@ -11,6 +11,7 @@ from members.models import Member, User
 from members.services import member_preferences_update, member_profile_update, member_signup
 from rewards.models import PointEntry
 from rewards.services.ledger import Actor, points_adjust
+from webhooks.services import event_publish, member_data
 
 _UPSERT_ATTEMPTS = 3  # a lost race re-reads what the winner wrote; a third clash means something else
 
@@ -44,7 +45,13 @@ def member_upsert(
     for attempt in range(_UPSERT_ATTEMPTS):
         try:
             with transaction.atomic():
-                member, created = _member_resolve(shop=shop, external_id=external_id, email=email)
+                profile = {
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "birthday": birthday,
+                    "marketing_consent": marketing_consent,
+                }
+                member, created = _member_resolve(shop=shop, external_id=external_id, email=email, profile=profile)
                 _member_profile_apply(
                     member,
                     first_name=first_name,
@@ -68,7 +75,13 @@ def _identity_conflict(message: str, **extra) -> ApplicationError:
     return ApplicationError(message, code="identity_conflict", status=409, extra=extra)
 
 
-def _member_resolve(*, shop: Shop, external_id: str | None, email: str | None) -> tuple[Member, bool]:
+def _member_created_publish(*, shop: Shop, member: Member, external_id: str | None) -> None:
+    """Webhook `member.created` to the shop that has just got this customer, in the link's transaction."""
+    data = {"member": {**member_data(member), "external_id": external_id}}
+    event_publish(shop=shop, event="member.created", data=data)
+
+
+def _member_resolve(*, shop: Shop, external_id: str | None, email: str | None, profile: dict) -> tuple[Member, bool]:
     link = None
     if external_id is not None:
         link = ShopCustomer.objects.select_related("member__user").filter(shop=shop, external_id=external_id).first()
@@ -91,6 +104,7 @@ def _member_resolve(*, shop: Shop, external_id: str | None, email: str | None) -
         existing = ShopCustomer.objects.filter(shop=shop, member=member).first()
         if existing is None:
             ShopCustomer.objects.create(shop=shop, member=member, external_id=external_id)
+            _member_created_publish(shop=shop, member=member, external_id=external_id)
         elif external_id is not None:
             if existing.external_id is None:
                 existing.external_id = external_id
@@ -116,8 +130,11 @@ def _member_resolve(*, shop: Shop, external_id: str | None, email: str | None) -
         raise _identity_conflict("This email belongs to a login that is not a member.", email=email)
     user = User(email=email)
     user.set_unusable_password()  # they set one through "forgot password" if they want to log in
-    member = member_signup(user=user, joined_via=shop.name[:64])
+    # The profile goes in at sign-up: a new customer is one member.created, not also a member.updated.
+    given = {name: value for name, value in profile.items() if value is not None}
+    member = member_signup(user=user, joined_via=shop.name[:64], **given)
     ShopCustomer.objects.create(shop=shop, member=member, external_id=external_id)
+    _member_created_publish(shop=shop, member=member, external_id=external_id)
     return member, True
 
 

@@ -686,6 +686,15 @@ def _sweep_accounts(
         return cursor.rowcount
 
 
+def _sweep_published(sweep: _Sweep, *, account_ids: list[int], key_prefix: str) -> None:
+    """Webhooks points.released / points.expired for the entries just written, in their transaction, set-based."""
+    # Imported here: webhooks imports integrations, whose services import this module.
+    from webhooks.services import ledger_entries_publish
+
+    keys = [f"{key_prefix}{account_id}" for account_id in account_ids]
+    ledger_entries_publish(kind=sweep.kind, account_pks=account_ids, entry_keys=keys)
+
+
 def _sweep(
     sweep: _Sweep,
     *,
@@ -712,16 +721,19 @@ def _sweep(
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
+            key_prefix = f"{sweep.kind}:{uuid.uuid4().hex}:"
             done = _sweep_accounts(
                 sweep,
                 account_ids=account_ids,
                 lots_sql=lots_sql,
                 lots_params=lots_params,
-                key_prefix=f"{sweep.kind}:{uuid.uuid4().hex}:",
+                key_prefix=key_prefix,
                 reason=reason,
                 actor=Actor.system(),
                 now=now,
             )
+            if done:
+                _sweep_published(sweep, account_ids=account_ids, key_prefix=key_prefix)
         if done == 0 and len(account_ids) == len(candidates):
             return total  # what we picked was done by a sweep running beside us; it carries on
         # (When the re-check under the lock dropped accounts, e.g. members active since the pick, carry on:
@@ -874,6 +886,7 @@ def _sweep_one(
         )
         if not done:
             raise ApplicationError(nothing, code="nothing_to_do", status=409)
+        _sweep_published(sweep, account_ids=[account_id], key_prefix=key)
     return PointEntry.objects.get(idempotency_key=full_key)
 
 # --- many earns at once, set-based (order batches) -----------------------------------------------
