@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from integrations.apis.events import EventCreateApi
 from integrations.apis.members import MemberActivityApi, MemberAdjustmentApi, MemberDetailApi, MembersApi
 from integrations.apis.orders import OrderCancelApi, OrderCreateApi, OrderRefundApi, OrderSimulateApi
 from integrations.apis.orders_batch import OrderBatchApi
@@ -13,6 +14,7 @@ urlpatterns = [
     path("members/<uuid:member_id>", MemberDetailApi.as_view(), name="member-detail"),
     path("members/<uuid:member_id>/activity", MemberActivityApi.as_view(), name="member-activity"),
     path("members/<uuid:member_id>/adjustments", MemberAdjustmentApi.as_view(), name="member-adjustments"),
+    path("events", EventCreateApi.as_view(), name="events"),
     path("orders", OrderCreateApi.as_view(), name="orders"),
     path("orders/simulate", OrderSimulateApi.as_view(), name="order-simulate"),
     path("orders/batch", OrderBatchApi.as_view(), name="order-batch"),

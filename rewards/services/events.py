@@ -137,8 +137,7 @@ def _record(
     program: Program | None,
     actor: Actor,
 ) -> tuple[MemberEvent, bool]:
-    if found := _replayed(key, member=member, fingerprint=fingerprint, external_id=external_id):
-        return found, False
+    """event_record's work once the key, the time and the rules are known; the caller has looked for a replay."""
     if member.status == Member.Status.CLOSED:
         raise ApplicationError("The member's account is closed.", code="member_not_active")
     try:
@@ -241,6 +240,8 @@ def event_record(
     else:
         key = idempotency_key or f"event:{uuid.uuid4()}"
         fingerprint = _fingerprint(member=member, event=event, occurred_at=None)
+    if found := _replayed(key, member=member, fingerprint=fingerprint, external_id=external_id):
+        return found, False  # before anything else: a replay (every later order's first_purchase) is one query
     rules = event_rules_active(event=event, shop_id=None if shop is None else str(shop.public_id), at=at)
     return _record(
         member=member,
