@@ -1,6 +1,7 @@
-"""drf-spectacular: describe the X-Api-Key header as the API's security scheme."""
+"""drf-spectacular: the X-Api-Key security scheme, and the error answers every endpoint lists with their codes."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
@@ -28,3 +29,24 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape of API v1 (core.api.exception_handler)."""
 
     error = ErrorDetailSerializer()
+
+
+def error_response(codes: str) -> OpenApiResponse:
+    """An error answer in the one error shape, described by the `code`s it may carry and when."""
+    return OpenApiResponse(response=ErrorSerializer, description=codes)
+
+
+# On every endpoint (the API key is checked, then its scope, then its rate).
+AUTH_ERRORS = {
+    401: error_response(
+        "`not_authenticated`: no X-Api-Key header. `invalid_api_key`: unknown or revoked, or its shop is inactive."
+    ),
+    403: error_response("`insufficient_scope`: the key lacks the scope this endpoint needs."),
+    429: error_response(
+        "`throttled`: over the key's rate limit; send it again after the `Retry-After` header's seconds."
+    ),
+}
+BAD_REQUEST = (
+    "`validation_error`: a field is missing or invalid (`details` maps fields to messages). `parse_error`: "
+    "the body is not JSON."
+)

@@ -17,7 +17,7 @@ from core.api import Pagination
 from core.exceptions import ApplicationError
 from integrations.api_auth import HasScope, ShopAPIView
 from integrations.models import ShopCustomer
-from integrations.schema import ErrorSerializer
+from integrations.schema import AUTH_ERRORS, BAD_REQUEST, error_response
 from integrations.selectors import member_activity, points_expiring, shop_customer_get
 from integrations.services.members import member_points_adjust, member_upsert
 
@@ -25,7 +25,7 @@ ADJUST_MAX = 10_000_000  # points per adjustment; keeps every sum far from the 3
 # --- members ----------------------------------------------------------------------------------------
 
 MEMBER_ID_EXAMPLE = "3b9d8f2e-7c41-4a6b-9e1f-0a2b3c4d5e6f"
-ERRORS = {401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+ERRORS = AUTH_ERRORS  # 401, 403 and 429, each with its codes
 
 
 def _shop_customer_or_404(request, member_id) -> ShopCustomer:
@@ -127,9 +127,15 @@ class MemberUpsertApi(ShopAPIView):
         responses={
             200: OutputSerializer,
             201: OutputSerializer,
-            400: ErrorSerializer,
-            409: ErrorSerializer,
-            422: ErrorSerializer,
+            400: error_response(BAD_REQUEST + " Also when neither `external_id` nor `email` is given."),
+            409: error_response(
+                "`identity_conflict`: your `external_id` belongs to another member than the `email`, or the "
+                "email's member is linked to another `external_id` of your shop, or the email is a staff login."
+            ),
+            422: error_response(
+                "`email_required`: an unknown `external_id` without an email. `member_closed`: the member closed "
+                "their account."
+            ),
             **ERRORS,
         },
         examples=[
@@ -201,7 +207,11 @@ class MemberDetailApi(ShopAPIView):
         summary="A customer's points and status",
         description="What a shop shows a shopper. Only members linked to your shop (through `POST /members`) "
         "are found; others answer 404. Needs the `read` scope.",
-        responses={200: MemberDetailOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        responses={
+            200: MemberDetailOutputSerializer,
+            404: error_response("`not_found`: no such member among your shop's customers."),
+            **ERRORS,
+        },
         examples=[OpenApiExample("A member", value=MEMBER_DETAIL_EXAMPLE, response_only=True)],
         tags=["members"],
     )
@@ -228,7 +238,12 @@ class MemberLookupApi(ShopAPIView):
         description="The same answer as `GET /members/{id}`, for the customer with this `external_id` (your id) "
         "or `email` among your shop's customers; 404 otherwise. Give exactly one. Needs the `read` scope.",
         parameters=[QuerySerializer],
-        responses={200: MemberDetailOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer, **ERRORS},
+        responses={
+            200: MemberDetailOutputSerializer,
+            400: error_response(BAD_REQUEST + " Also when not exactly one of `external_id` and `email` is given."),
+            404: error_response("`not_found`: no such member among your shop's customers."),
+            **ERRORS,
+        },
         examples=[OpenApiExample("A member", value=MEMBER_DETAIL_EXAMPLE, response_only=True)],
         tags=["members"],
     )
@@ -289,7 +304,11 @@ class MemberActivityApi(ShopAPIView):
             OpenApiParameter("page", int, description="Page number, from 1."),
             OpenApiParameter("page_size", int, description="Entries per page (default 50, at most 200)."),
         ],
-        responses={200: EntryOutputSerializer(many=True), 404: ErrorSerializer, **ERRORS},
+        responses={
+            200: EntryOutputSerializer(many=True),
+            404: error_response("`not_found`: no such member among your shop's customers, or a page past the end."),
+            **ERRORS,
+        },
         examples=[
             OpenApiExample(
                 "A page",
@@ -336,10 +355,13 @@ class MemberAdjustmentApi(ShopAPIView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
         responses={
             201: EntryOutputSerializer,
-            400: ErrorSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
-            422: ErrorSerializer,
+            400: error_response(BAD_REQUEST + " Also without an idempotency key, or with two different ones."),
+            404: error_response("`not_found`: no such member among your shop's customers."),
+            409: error_response("`idempotency_conflict`: the idempotency key was used with other points or reason."),
+            422: error_response(
+                "`insufficient_points`: removing more than is available (`details`: `available`, `requested`). "
+                "`member_not_active`: the member closed their account."
+            ),
             **ERRORS,
         },
         examples=[

@@ -16,7 +16,7 @@ from core.exceptions import ApplicationError
 from integrations.api_auth import HasScope, ShopAPIView
 from integrations.apis.members import ERRORS, MEMBER_ID_EXAMPLE
 from integrations.models import Order
-from integrations.schema import ErrorSerializer
+from integrations.schema import BAD_REQUEST, error_response
 from integrations.selectors import order_get, order_simulate
 from integrations.services.orders import order_cancel, order_record, order_refund
 
@@ -25,6 +25,10 @@ PLACED_AT_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 PLACED_AT_SKEW = dt.timedelta(days=1)  # a till's clock may run ahead; the order then counts as placed now
 MONEY = {"max_digits": 14, "decimal_places": 2}
 QUANTITY = {"max_digits": 12, "decimal_places": 3}
+ORDER_422 = (
+    "`unknown_member`: no member has this `member_id`. `order_points_too_large`: the order would earn more "
+    "than 10,000,000 points (`details`: `points`, `max`)."
+)
 
 
 def _unicode_only(value: str) -> None:
@@ -266,9 +270,11 @@ class OrderCreateApi(ShopAPIView):
         responses={
             200: OrderOutputSerializer,
             201: OrderOutputSerializer,
-            400: ErrorSerializer,
-            409: ErrorSerializer,
-            422: ErrorSerializer,
+            400: error_response(
+                BAD_REQUEST + " Also when no customer (`member_id`, `member_external_id`, `email`) is given."
+            ),
+            409: error_response("`idempotency_conflict`: this `external_id` was used with a different body."),
+            422: error_response(ORDER_422 + " `member_not_active`: the member closed their account."),
             **ERRORS,
         },
         examples=[
@@ -350,10 +356,13 @@ class OrderRefundApi(ShopAPIView):
         responses={
             200: OutputSerializer,
             201: OutputSerializer,
-            400: ErrorSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
-            422: ErrorSerializer,
+            400: error_response(BAD_REQUEST + " Also when not exactly one of `amount` and `lines` is given."),
+            404: error_response("`not_found`: no such order of your shop."),
+            409: error_response("`idempotency_conflict`: this refund `external_id` was used with a different body."),
+            422: error_response(
+                "`refund_unknown_line`: the order has no line with that SKU. `refund_exceeds_order`: more units "
+                "than bought, or more money than the total, counting earlier refunds. `order_cancelled`."
+            ),
             **ERRORS,
         },
         examples=[
@@ -387,7 +396,11 @@ class OrderCancelApi(ShopAPIView):
             "scope."
         ),
         request=None,
-        responses={200: OrderOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        responses={
+            200: OrderOutputSerializer,
+            404: error_response("`not_found`: no such order of your shop."),
+            **ERRORS,
+        },
         examples=[
             OpenApiExample(
                 "Cancelled",
@@ -414,7 +427,12 @@ class OrderSimulateApi(ShopAPIView):
             "now, line by line, and writes nothing. Needs the `read` scope."
         ),
         request=OrderSimulateInputSerializer,
-        responses={200: OrderSimulationSerializer, 400: ErrorSerializer, 422: ErrorSerializer, **ERRORS},
+        responses={
+            200: OrderSimulationSerializer,
+            400: error_response(BAD_REQUEST),
+            422: error_response(ORDER_422),
+            **ERRORS,
+        },
         examples=[
             OpenApiExample("A two-line order", value=ORDER_BODY_EXAMPLE, request_only=True),
             OpenApiExample("What it would earn", value={**ORDER_RESULT_EXAMPLE, "matched": True}, response_only=True),

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from integrations.api_auth import HasScope, ShopAPIView
-from integrations.schema import ErrorSerializer
+from integrations.schema import AUTH_ERRORS
 
 
 class ShopDetailApi(ShopAPIView):
@@ -28,7 +28,7 @@ class ShopDetailApi(ShopAPIView):
         operation_id="shop_retrieve",
         summary="The calling shop",
         description="The shop the API key belongs to. Needs the `read` scope.",
-        responses={200: OutputSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer},
+        responses={200: OutputSerializer, **AUTH_ERRORS},
         examples=[
             OpenApiExample(
                 "A web store",

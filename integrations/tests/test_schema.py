@@ -44,3 +44,48 @@ def test_the_member_endpoints_are_documented_with_examples(db, tmp_path):
     assert paths["/api/v1/members/{member_id}/activity"]["get"]["responses"]["200"]["content"]["application/json"][
         "schema"
     ] == {"$ref": "#/components/schemas/PaginatedMemberEntryList"}
+
+
+def _schema(tmp_path) -> dict:
+    path = tmp_path / "schema.yml"
+    call_command("spectacular", "--fail-on-warn", "--file", str(path))
+    return yaml.safe_load(path.read_text())
+
+
+def _operations(schema: dict):
+    for url, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield f"{method.upper()} {url}", operation
+
+
+def test_every_operation_has_examples_for_its_body_and_its_success_answers(db, tmp_path):
+    """Endpoints added later cannot forget them: Redoc shows these examples to shop developers."""
+    missing = []
+    operations = list(_operations(_schema(tmp_path)))
+    assert len(operations) >= 11  # the test looks at the real schema, not an empty one
+    for name, operation in operations:
+        body = operation.get("requestBody")
+        if body and not any(media.get("examples") for media in body["content"].values()):
+            missing.append(f"{name}: request body")
+        successes = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
+        assert successes, name
+        for code, answer in successes.items():
+            content = answer.get("content")
+            if content and not any(media.get("examples") for media in content.values()):
+                missing.append(f"{name}: {code} answer")
+    assert missing == []
+
+
+def test_every_operation_lists_its_errors_in_the_one_error_shape(db, tmp_path):
+    schema = _schema(tmp_path)
+    for name, operation in _operations(schema):
+        errors = {code: answer for code, answer in operation["responses"].items() if code[0] in "45"}
+        assert {"401", "403", "429"} <= set(errors), name
+        for code, answer in errors.items():
+            media = answer["content"]["application/json"]
+            assert media["schema"] == {"$ref": "#/components/schemas/Error"}, (name, code)
+    # The endpoints of this module name the codes each error status carries.
+    refund = schema["paths"]["/api/v1/orders/{external_id}/refunds"]["post"]["responses"]
+    assert "`refund_exceeds_order`" in refund["422"]["description"]
+    assert "`throttled`" in refund["429"]["description"]
