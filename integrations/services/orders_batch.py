@@ -3,7 +3,9 @@
 Each order gets what order_record would give it (same checks, rules, idempotency on the shop's order id,
 unknown customers kept unmatched), but the database work is done for the whole batch in a constant number
 of queries: the orders already recorded, the members, the rules, then one transaction that inserts the
-orders, earns through rewards.services.ledger.points_earn_many and links the orders to their lots.
+orders, earns through rewards.services.ledger.points_earn_many, links the orders to their lots and writes the
+`order.points_awarded` webhooks. Only a member's first purchase (the `first_purchase` event) and an account
+that owes a debt take queries of their own.
 
 Locks are taken in the order order_record takes them (the order row first, then the member's account), so
 a batch and single POSTs cannot deadlock: orders are inserted sorted by external_id, then the accounts are
@@ -32,11 +34,13 @@ from integrations.services.orders import (
     order_record,
 )
 from members.models import Member
-from rewards.models import EarningRule, PointLot
+from rewards.models import EarningRule, EventRule, MemberEvent, PointLot
 from rewards.selectors import program_get
 from rewards.services.earning import Breakdown
+from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, Earning, points_earn_many
 from rewards.services.program import pending_until
+from webhooks.services import events_publish, order_points_awarded_data
 
 ORDERS_BATCH_MAX = 500
 
@@ -238,6 +242,32 @@ def _check_earnable(breakdown: Breakdown, member: Member | None) -> None:
         raise ApplicationError(f"The member's account is {member.status}.", code="member_not_active")
 
 
+def _after_earning(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
+    """What order_record does once an order has earned, for the whole batch: the webhook
+    `order.points_awarded` per order (the balance in it is the member's once all the batch's orders earned),
+    and the member's `first_purchase` event for the first of their orders in the request, unless they had
+    one before (one query finds those; each first purchase is then recorded by rewards.services.events)."""
+    events_publish(
+        (
+            shop.pk,
+            "order.points_awarded",
+            order_points_awarded_data(order=order, member=a.member, account=a.member.points_account),
+        )
+        for order, a in earning
+    )
+    members = {a.member.pk: a.member for _, a in earning}
+    purchased_before = set(
+        MemberEvent.objects.filter(member__in=members, event=EventRule.Event.FIRST_PURCHASE).values_list(
+            "member_id", flat=True
+        )
+    )
+    for _, a in sorted(earning, key=lambda pair: pair[1].index):
+        if a.member.pk in purchased_before:
+            continue
+        purchased_before.add(a.member.pk)
+        event_first_purchase_record(member=a.member, shop=shop, occurred_at=order_placed_at(a.data["placed_at"]))
+
+
 def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, Order]]:
     """Inside the caller's transaction: insert the orders, earn their points, link each to its lot. Returns
     (index in the batch, order) pairs."""
@@ -307,4 +337,5 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
         set_sql="lot_id = v.lot_id, points = v.points, updated_at = %s",
         params=[sql_value(now)],
     )
+    _after_earning(shop=shop, earning=earning)
     return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]

@@ -20,9 +20,21 @@ from integrations.services.orders_batch import orders_record_batch
 from integrations.services.shops import api_key_create, shop_create
 from members.models import Member
 from members.services import member_close
-from rewards.models import EarningRule, PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.models import (
+    EarningRule,
+    EventRule,
+    MemberEvent,
+    PointEntry,
+    PointLot,
+    PointMovement,
+    PointsAccount,
+    Program,
+)
 from rewards.selectors import ledger_audit, program_get
+from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, points_earn, points_redeem, points_reverse
+from webhooks.models import WebhookDelivery
+from webhooks.services import endpoint_create
 
 URL = "/api/v1/orders/batch"
 PLACED_AT = "2026-11-01T10:00:00+01:00"
@@ -146,6 +158,10 @@ def world(shop):
     account.refresh_from_db()
     assert account.debt == 30
     member_upsert(shop=shop_create(name="Other shop"), external_id="cust-1", email="other@example.com")
+    EventRule.objects.create(name="First purchase bonus", event="first_purchase", points=50)
+    points_earn(account=piet.points_account, points=5, source="bonus", actor=Actor.system(), idempotency_key="p:earn")
+    event_first_purchase_record(member=piet, shop=shop, occurred_at=timezone.now())  # bought before
+    endpoint_create(shop=shop, url="https://hooks.example.com/loyalty", events=["order.points_awarded"])
     return {"ana": ana, "piet": piet, "debtor": debtor, "closed": closed}
 
 
@@ -174,8 +190,12 @@ def _mixed_orders(world) -> list[dict]:
     ]
 
 
+def _key(key: str) -> str:
+    return "event:*" if key.startswith("event:") else key  # event entries' keys name the random event id
+
+
 def _snapshot() -> dict:
-    """Everything the two paths write, without the ids and clocks that differ between runs."""
+    """Everything the two paths write, without the ids that differ between runs."""
     orders = {}
     for order in Order.objects.select_related("lot", "member__user").order_by("external_id"):
         lot = order.lot
@@ -238,14 +258,23 @@ def _snapshot() -> dict:
             e.reason,
             e.actor_kind,
             e.actor_ref,
-            e.idempotency_key,
+            _key(e.idempotency_key),
             e.details.get("requested"),
             e.created_at,
             tuple(e.movements.values_list("available_change", "pending_change")),
         )
         for e in PointEntry.objects.select_related("account__member__user")
     )
-    return {"orders": orders, "accounts": accounts, "entries": entries}
+    events = sorted(
+        (e.member.user.email, e.event, e.shop_id, e.occurred_at, e.status, e.points)
+        for e in MemberEvent.objects.select_related("member__user")
+    )
+    webhooks = {}
+    for delivery in WebhookDelivery.objects.filter(event="order.points_awarded"):
+        data = delivery.payload["data"]
+        del data["order"]["id"], data["balance"]  # the balance: after the batch, after each order singly
+        webhooks[data["order"]["external_id"]] = data
+    return {"orders": orders, "accounts": accounts, "entries": entries, "events": events, "webhooks": webhooks}
 
 
 def _without_id(result: dict) -> dict:
@@ -285,6 +314,17 @@ def test_a_batch_writes_and_answers_what_single_posts_do(api, world, monkeypatch
     assert by_id["o-09"].status == "unmatched" and by_id["o-12"].points == 0 and "o-11" not in by_id
     assert PointEntry.objects.filter(kind="settle").exists()
     assert by_id["o-14"].points > 0 and by_id["o-15"].breakdown["notes"][0]["code"] == "no_rule_for_currency"
+    assert MemberEvent.objects.filter(event="first_purchase", status="awarded").count() == 4  # piet before
+    assert len(single["webhooks"]) == 11  # the 15 created less 2 unmatched and 2 with no points
+    # The webhook's balance is the member's once the batch's orders are in (before the first purchase bonus,
+    # which comes after the webhook singly too).
+    ana = world["ana"].points_account
+    ana.refresh_from_db()
+    assert {
+        d.payload["data"]["balance"]["available"]
+        for d in WebhookDelivery.objects.all()
+        if d.payload["data"]["member"]["id"] == str(world["ana"].public_id)
+    } == {ana.available - 50}
 
 
 def test_replays_and_conflicts_as_post_orders(api, member, rules):
@@ -408,13 +448,20 @@ def _validated(orders: list[dict]) -> list[dict]:
 # Per batch, whatever its size: the orders recorded before; members by id, by customer id and by e-mail; the
 # rules; a savepoint; the orders; the program; the ledger's savepoint, the accounts locked, keys replayed,
 # the program, lots, entries, movements, the accounts updated, its release; the lots read back; the orders
-# linked; the release.
-BATCH_QUERIES = 20
+# linked; the shop's webhook endpoints; the members' earlier purchases; the release.
+BATCH_QUERIES = 22
+
+
+def _regular(shop, i) -> Member:
+    """A member who bought before: their orders record no first_purchase event (which takes its own queries)."""
+    member, _ = member_upsert(shop=shop, external_id=f"cust-{i}", email=f"m{i}@example.com")
+    event_first_purchase_record(member=member, shop=shop, occurred_at=timezone.now())
+    return member
 
 
 @pytest.mark.parametrize("n", [10, 100])
 def test_queries_do_not_grow_with_the_batch(shop, rules, n, django_assert_num_queries):
-    members = [member_upsert(shop=shop, external_id=f"cust-{i}", email=f"m{i}@example.com")[0] for i in range(n)]
+    members = [_regular(shop, i) for i in range(n)]
     orders = []
     for i in range(n):
         if i % 3 == 0:
@@ -434,7 +481,7 @@ def test_queries_do_not_grow_with_the_batch(shop, rules, n, django_assert_num_qu
 @pytest.mark.parametrize("n", [10, 40])
 def test_queries_do_not_grow_with_the_batch_on_sqlite_too(shop, rules, n, django_assert_num_queries):
     for i in range(n):
-        member_upsert(shop=shop, external_id=f"cust-{i}", email=f"m{i}@example.com")
+        _regular(shop, i)
     orders = _validated([body(f"o-{i}", member_external_id=f"cust-{i}") for i in range(n)])
     with django_assert_num_queries(BATCH_QUERIES - 2):  # no lookups by member id or e-mail
         orders_record_batch(shop=shop, orders=orders)
