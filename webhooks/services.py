@@ -486,21 +486,34 @@ def delivery_attempt(*, delivery_id: int) -> str:
 
 
 def deliveries_enqueue(delivery_ids: list[int]) -> int:
-    """Hand deliveries to Celery; never raises (it runs after a commit, often in a request). When the broker
-    cannot be reached the rest is left to the sweep. Returns how many were handed over."""
+    """Hand deliveries to Celery; never raises (it runs after a commit, often in a request). One broker
+    connection for all of them, given up on within about a second when the broker cannot be reached: the
+    rows then wait for the sweep. Returns how many were handed over."""
     from webhooks.tasks import webhook_deliver
 
+    if not delivery_ids:
+        return 0
     sent = 0
-    for delivery_id in delivery_ids:
-        try:
-            webhook_deliver.apply_async((delivery_id,), retry=False)
-        except BrokerError:
-            logger.warning("broker unreachable: %d webhook deliveries left to the sweep", len(delivery_ids) - sent)
-            break
-        except Exception:
-            logger.exception("webhook delivery %s could not be queued; the sweep will retry it", delivery_id)
-        else:
-            sent += 1
+    try:
+        if webhook_deliver.app.conf.task_always_eager:  # no broker (local default, tests): run them here
+            for delivery_id in delivery_ids:
+                try:
+                    webhook_deliver.apply_async((delivery_id,))
+                except Exception:
+                    logger.exception("webhook delivery %s failed in-process; the sweep will retry it", delivery_id)
+                sent += 1
+            return sent
+        with webhook_deliver.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
+            for delivery_id in delivery_ids:
+                webhook_deliver.apply_async((delivery_id,), connection=connection, retry=False)
+                sent += 1
+    except (BrokerError, OSError) as error:
+        logger.warning(
+            "broker unreachable (%s): %d webhook deliveries left to the sweep", error, len(delivery_ids) - sent
+        )
+    except Exception:
+        logger.exception("%d webhook deliveries could not be queued; the sweep will", len(delivery_ids) - sent)
     return sent
 
 
