@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/v1/", include("loyalty_site.api_v1")),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"
