@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test lint format worker beat migrate demo bench audit clean
+.PHONY: run test lint format worker beat migrate demo bench bench-http audit clean
 
 # .venv is rebuilt when the requirements change; the stamp file remembers the last install.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -50,6 +50,9 @@ beat: venv ## The Celery beat scheduler: exactly one per deployment
 bench: venv ## Ledger benchmarks: DATABASE_URL names a PostgreSQL server; each script makes its own bench_* database
 	$(BIN)/python bench/ledger_throughput.py
 	$(BIN)/python bench/expiry_sweep.py
+
+bench-http: venv ## The order API over gunicorn vs a bare view and pgbench (needs wrk, pgbench, Redis): bench/README.md
+	$(BIN)/python bench/http_intake.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -149,6 +149,8 @@ EXTRA_RULES = [
 def seed_shop(*, members: int, directory: Path) -> Seed:
     """The shop with a read+write key, the earning rules, and `members` customers registered as POST /members
     would (integrations.services.members.member_upsert); writes "customer_id member_uuid" lines to a file."""
+    from django.db import transaction
+
     from integrations.services.members import member_upsert
     from integrations.services.shops import api_key_create, shop_create
     from rewards.admin import EarningRuleForm
@@ -177,7 +179,8 @@ def seed_shop(*, members: int, directory: Path) -> Seed:
         form.save()
     members_file = directory / "members.txt"
     started = time.perf_counter()
-    with members_file.open("w") as out:
+    # One transaction for all (the services' own become savepoints): one commit, not one per member.
+    with members_file.open("w") as out, transaction.atomic():
         for i in range(members):
             member, _ = member_upsert(shop=shop, external_id=f"cust-{i}", email=f"bench-{i}@example.invalid")
             out.write(f"cust-{i} {member.public_id}\n")
@@ -365,7 +368,7 @@ def wrk(server: Gunicorn, *, mode: str, path: str, clients: int, seconds: float,
         "-c",
         str(clients),
         "-d",
-        f"{seconds:g}s",
+        f"{max(1, round(seconds))}s",  # wrk takes whole seconds
         "--timeout",
         "30s",
         "-s",
@@ -532,7 +535,7 @@ def run(args, *, server: Gunicorn, seed: Seed, sweep: list[int]) -> dict:
     if not batch_ok:
         print(f"POST {BATCH_PATH}: {results['batch_note']}; measured without it", flush=True)
 
-    warm = max(1.0, args.sweep_seconds / 2)
+    warm = max(1, round(args.sweep_seconds / 2))
     for mode, path in (("orders", ORDERS_PATH), ("orders", BARE_PATH), ("members", MEMBERS_PATH)):
         wrk(server, mode=mode, path=path, clients=2, seconds=warm, tag=f"warm-{path.rsplit('/', 1)[1]}")
     print(f"warm-up: {warm:g} s on each endpoint", flush=True)
