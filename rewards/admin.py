@@ -27,7 +27,17 @@ from django.utils.translation import ngettext
 
 from core.exceptions import ApplicationError
 from rewards.forms import PointsAdjustForm, ProgramAdminForm
-from rewards.models import EarningRule, EventRule, PointEntry, PointLot, PointMovement, PointsAccount, Program
+from rewards.models import (
+    EarningRule,
+    EventAward,
+    EventRule,
+    MemberEvent,
+    PointEntry,
+    PointLot,
+    PointMovement,
+    PointsAccount,
+    Program,
+)
 from rewards.selectors import program_get
 from rewards.services.ledger import Actor, points_adjust
 
@@ -862,3 +872,62 @@ class EventRuleAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
     @admin.display(description=_("active dates"), ordering="starts_at")
     def window_display(self, rule):
         return window_label(rule)
+
+
+# --- events and what the rules gave for them (read-only: written by rewards.services.events) ---------
+
+
+class EventAwardInline(LedgerInline):
+    model = EventAward
+    fk_name = "member_event"
+    verbose_name_plural = _("what each matching rule gave")
+    show_change_link = False
+    fields = readonly_fields = ("rule_link", "status", "points", "entry_link")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rule", "entry").order_by("id")
+
+    @admin.display(description=_("rule"))
+    def rule_link(self, award):
+        return admin_link(award.rule, award.rule_name) if award.rule else award.rule_name
+
+    @admin.display(description=_("ledger entry"))
+    def entry_link(self, award):
+        return admin_link(award.entry, award.entry) if award.entry else "–"
+
+
+@admin.register(MemberEvent)
+class MemberEventAdmin(ProgramTimeZoneMixin, MemberSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every event reported for a member, by shops or the platform, with the points it earned or why not."""
+
+    list_display = ("occurred_at", "member_display", "event", "shop", "status", "points")
+    list_filter = ("status", "event")
+    list_select_related = ("member__user", "shop")
+    list_per_page = 50
+    show_full_result_count = False  # grows like the ledger
+    date_hierarchy = "occurred_at"
+    search_fields = ("member__number", "member__user__email", "external_id", "event")
+    fields = readonly_fields = (
+        "member_link",
+        "event",
+        "status",
+        "points",
+        "occurred_at",
+        "shop",
+        "external_id",
+        "idempotency_key",
+        "public_id",
+        "created_at",
+    )
+    inlines = [EventAwardInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("member__user", "shop")
+
+    @admin.display(description=_("member"), ordering="member__number")
+    def member_display(self, event):
+        return member_label(event.member)
+
+    @admin.display(description=_("member"))
+    def member_link(self, event):
+        return admin_link(event.member, member_label(event.member))
