@@ -11,6 +11,7 @@ from integrations.apis.members import ERRORS
 from integrations.apis.orders import (
     ORDER_BODY_EXAMPLE,
     ORDER_EXAMPLE,
+    ORDER_EXTERNAL_ID_MAX,
     OrderInputSerializer,
     OrderOutputSerializer,
     _order_result,
@@ -22,10 +23,18 @@ VALIDATION_MESSAGE = "The request is not valid."  # as core.api.exception_handle
 
 
 def _external_id(body) -> str | None:
-    """The order id a body names, as OrderInputSerializer would read it (trimmed), if it names one."""
-    if isinstance(body, dict) and isinstance(body.get("external_id"), str):
-        return body["external_id"].strip() or None
-    return None
+    """The order id a body names, as OrderInputSerializer would read it (trimmed), if it names one that could
+    be an order id: never echo text that cannot be encoded ("\ud800" would make the answer a 500)."""
+    if not isinstance(body, dict) or not isinstance(body.get("external_id"), str):
+        return None
+    external_id = body["external_id"].strip()
+    if not external_id or len(external_id) > ORDER_EXTERNAL_ID_MAX:
+        return None
+    try:
+        external_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return external_id
 
 
 def _error(code: str, message: str, details: dict) -> dict:

@@ -3,6 +3,7 @@ answer it (compared field by field with the single path), bad orders failing alo
 a constant number of queries, the ledger auditing clean, and copies racing on PostgreSQL."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -370,6 +371,14 @@ def test_a_bad_order_fails_alone(api, member, rules):
     assert set(Order.objects.values_list("external_id", flat=True)) == {"o-1", "o-6"}
     member.points_account.refresh_from_db()
     assert member.points_account.available == 160
+
+
+def test_an_order_id_that_cannot_be_stored_is_not_echoed(api, member, rules):
+    payload = json.dumps({"orders": [body("\ud800"), body("\ud800"), body("x" * 151), body("o-1")]})
+    response = api.post(URL, payload, content_type="application/json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [(r["status"], r["external_id"]) for r in results] == [(400, None), (400, None), (400, None), (201, "o-1")]
 
 
 @pytest.mark.parametrize(
