@@ -1,0 +1,168 @@
+"""rewards.services.ledger.points_earn_many: each item credited exactly as points_earn would credit it (compared
+row by row), replays, refusals that write nothing, debts paid off, and a query count that does not grow."""
+
+import datetime as dt
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from members.models import Member
+from members.services import member_close
+from members.tests.factories import member_create
+from rewards.models import PointEntry, PointLot, Program
+from rewards.selectors import ledger_audit
+from rewards.services.ledger import Earning, points_earn, points_earn_many, points_reverse
+from rewards.tests.helpers import SHOP, balances, counters, earn, ledger_counts, lot_of, redeem, refused, set_program
+
+
+@pytest.fixture(autouse=True)
+def _audit(db):
+    yield
+    assert ledger_audit() == []
+
+
+def _item(account, points, key, **kw) -> Earning:
+    return Earning(account=account, points=points, source="order", actor=SHOP, idempotency_key=key, **kw)
+
+
+def _rows(entries) -> list[tuple]:
+    rows = []
+    for entry in entries:
+        lot = lot_of(entry)
+        rows.append(
+            (
+                entry.account_id,
+                entry.kind,
+                entry.available_change,
+                entry.pending_change,
+                entry.idempotency_key,
+                entry.reason,
+                entry.actor_kind,
+                entry.actor_ref,
+                entry.details["requested"],
+                lot.points,
+                lot.remaining,
+                lot.state,
+                lot.source,
+                lot.source_ref,
+                lot.available_at,
+                lot.expires_at,
+                lot.value,
+                lot.value_currency,
+                tuple(lot.movements.values_list("entry_id", "available_change", "pending_change")),
+            )
+        )
+    return rows
+
+
+def test_the_same_rows_and_balances_as_points_earn(monkeypatch):
+    set_program(pending_days=7, expiry_policy=Program.Expiry.DAYS, expiry_period=90)
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    ana, piet = member_create().points_account, member_create().points_account
+    later = now + dt.timedelta(days=7)
+    items = [
+        _item(ana, 10, "k1", source_ref="o-1", reason="Order o-1"),
+        _item(piet, 20, "k2", available_at=later),
+        _item(ana, 30, "k3", available_at=now - dt.timedelta(days=1)),  # already past: available
+        _item(ana, 40, "k4", available_at=later),
+    ]
+    with transaction.atomic():
+        one_by_one = [
+            points_earn(
+                account=i.account,
+                points=i.points,
+                source=i.source,
+                actor=i.actor,
+                idempotency_key=i.idempotency_key,
+                source_ref=i.source_ref,
+                reason=i.reason,
+                available_at=i.available_at,
+            )
+            for i in items
+        ]
+        expected = (_rows(one_by_one), balances(ana), balances(piet))
+        transaction.set_rollback(True)
+    assert ledger_counts() == (0, 0, 0)
+
+    entries = points_earn_many(items=items)
+    assert (_rows(entries), balances(ana), balances(piet)) == expected
+    assert balances(ana) == counters(available=40, pending=40, lifetime_earned=80)
+    assert ana.last_activity_at == now
+
+
+def test_the_callers_accounts_show_the_new_balances(db):
+    account = member_create().points_account
+    points_earn_many(items=[_item(account, 5, "k1"), _item(account, 7, "k2")])
+    assert (account.available, account.lifetime_earned) == (12, 12)
+
+
+def test_a_replayed_key_returns_the_first_entry_and_changes_nothing(db):
+    account = member_create().points_account
+    first = earn(account, 10, key="k1")  # its lot
+    entries = points_earn_many(items=[_item(account, 10, "k1"), _item(account, 5, "k2")])
+    assert lot_of(entries[0]) == first and entries[1].available_change == 5
+    assert balances(account) == counters(available=15, lifetime_earned=15)
+
+
+def test_a_key_used_for_something_else_refuses_the_whole_call(db):
+    account = member_create().points_account
+    earn(account, 10, key="k1")
+    before = ledger_counts()
+    with refused("idempotency_conflict", 409):
+        points_earn_many(items=[_item(account, 5, "k2"), _item(account, 11, "k1")])
+    assert ledger_counts() == before
+
+
+def test_a_closed_member_refuses_the_whole_call_a_suspended_one_earns(db):
+    closed, suspended = member_create(), member_create()
+    member_close(member=closed, actor=SHOP)
+    Member.objects.filter(pk=suspended.pk).update(status=Member.Status.SUSPENDED)
+    with refused("member_not_active", 422):
+        points_earn_many(items=[_item(suspended.points_account, 5, "k1"), _item(closed.points_account, 5, "k2")])
+    assert ledger_counts() == (0, 0, 0)
+    points_earn_many(items=[_item(suspended.points_account, 5, "k1")])
+    assert balances(suspended.points_account)["available"] == 5
+
+
+@pytest.mark.parametrize("points", [0, -1, 1.5, True])
+def test_points_must_be_whole_and_positive(db, points):
+    account = member_create().points_account
+    with refused("invalid_points", 400):
+        points_earn_many(items=[_item(account, 5, "k1"), _item(account, points, "k2")])
+    assert ledger_counts() == (0, 0, 0)
+
+
+def test_one_key_twice_in_a_call_is_refused(db):
+    account = member_create().points_account
+    with refused("duplicate_idempotency_key", 400):
+        points_earn_many(items=[_item(account, 5, "k1"), _item(account, 5, "k1")])
+
+
+def test_nothing_to_earn_is_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert points_earn_many(items=[]) == []
+
+
+def test_a_debt_is_paid_off_first(db):
+    set_program(reversal_policy=Program.ReversalPolicy.DEBT)
+    debtor, other = member_create().points_account, member_create().points_account
+    lot = earn(debtor, 30)
+    redeem(debtor, 30)
+    points_reverse(lot=lot, reason="refund", actor=SHOP, idempotency_key="rev")
+    assert balances(debtor)["debt"] == 30
+    points_earn_many(items=[_item(debtor, 20, "k1"), _item(other, 5, "k2"), _item(debtor, 20, "k3")])
+    assert balances(debtor) == counters(available=10, lifetime_earned=40, lifetime_redeemed=30)
+    assert PointEntry.objects.filter(kind="settle").count() == 2
+    assert balances(other)["available"] == 5
+
+
+@pytest.mark.parametrize("n", [5, 40])
+def test_queries_do_not_grow_with_the_items(db, n, django_assert_num_queries):
+    accounts = [member_create().points_account for _ in range(n)]
+    items = [_item(accounts[i], i + 1, f"k{i}") for i in range(n)]
+    # savepoint, locks, replays, program, lots, entries, movements, accounts, release
+    with django_assert_num_queries(9):
+        entries = points_earn_many(items=items)
+    assert PointLot.objects.count() == n and [e.available_change for e in entries] == list(range(1, n + 1))
