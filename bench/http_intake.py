@@ -8,7 +8,8 @@ bench/http_site/settings.py: DEBUG off, the API rate limit counted in Redis but 
 1. POST /api/v1/orders, 3-line orders for random members among --members linked to the shop, unique
    external ids, 5 active earning rules made with the admin's form (base rate, a books multiplier, fixed
    points for a wine SKU, a bonus rate above a minimum order, the gift card exclusion). A sweep over
-   --sweep client counts finds where throughput stops rising (the smallest count within 5 % of the best);
+   --sweep client counts (up, then down again; the better figure of each) finds where throughput stops
+   rising (the smallest count within 5 % of the best);
    the timed rounds run at that count. Then open-loop at half the median rate: p50/p99 latency from each
    request's due time (bench/http_site/loadgen.py).
 2. A bare Django view with only an order's SQL shape (bench/http_site/views.py) at the same client count.
@@ -57,7 +58,7 @@ DEFAULTS = {
     "rounds": 3,
     "seconds": 10.0,
     "sweep": "1,2,4,8,16",
-    "sweep_seconds": 5.0,
+    "sweep_seconds": 4.0,
     "batch_size": 500,
 }
 
@@ -535,7 +536,7 @@ def run(args, *, server: Gunicorn, seed: Seed, sweep: list[int]) -> dict:
     if not batch_ok:
         print(f"POST {BATCH_PATH}: {results['batch_note']}; measured without it", flush=True)
 
-    warm = max(1, round(args.sweep_seconds / 2))
+    warm = 2
     for mode, path in (("orders", ORDERS_PATH), ("orders", BARE_PATH), ("members", MEMBERS_PATH)):
         wrk(server, mode=mode, path=path, clients=2, seconds=warm, tag=f"warm-{path.rsplit('/', 1)[1]}")
     print(f"warm-up: {warm:g} s on each endpoint", flush=True)
@@ -543,10 +544,15 @@ def run(args, *, server: Gunicorn, seed: Seed, sweep: list[int]) -> dict:
     if args.clients:
         clients = args.clients
     else:
-        print(f"saturation sweep, POST {ORDERS_PATH}, {args.sweep_seconds:g} s per client count:", flush=True)
-        for n in sweep:
-            m = wrk(server, mode="orders", path=ORDERS_PATH, clients=n, seconds=args.sweep_seconds, tag=f"sw{n}")
-            results["sweep"][n] = m
+        print(
+            f"saturation sweep, POST {ORDERS_PATH}, {args.sweep_seconds:g} s per client count, up then down "
+            "(the better of the two counts: other work on the machine can only lower a figure):",
+            flush=True,
+        )
+        for p, n in enumerate([*sweep, *reversed(sweep)]):
+            m = wrk(server, mode="orders", path=ORDERS_PATH, clients=n, seconds=args.sweep_seconds, tag=f"sw{p}-{n}")
+            if n not in results["sweep"] or m.rate > results["sweep"][n].rate:
+                results["sweep"][n] = m
             print(f"  {n:>3} clients {m.rate:7.1f} orders/s  p99 {m.p99_ms:6.1f} ms{failures(m)}", flush=True)
         best = max(m.rate for m in results["sweep"].values())
         clients = min(n for n, m in results["sweep"].items() if m.rate >= SATURATION_SHARE * best)
@@ -660,7 +666,10 @@ def report(args, results, *, seed: Seed, load_before, errors_logged: int, log: P
     )
     if results["sweep"]:
         steps = ", ".join(f"{n}: {m.rate:.0f}" for n, m in results["sweep"].items())
-        print(f"saturation sweep (orders/s by clients, {args.sweep_seconds:g} s each): {steps} -> {clients} clients")
+        print(
+            f"saturation sweep (orders/s by clients, best of 2 x {args.sweep_seconds:g} s): {steps} "
+            f"-> {clients} clients"
+        )
     print(
         f"\nat {clients} clients (closed loop, wrk), median of {args.rounds} rounds of {args.seconds:g} s (min-max); "
         "latency is closed-loop; CPU per request: gunicorn workers / PostgreSQL backends"
@@ -700,6 +709,11 @@ def report(args, results, *, seed: Seed, load_before, errors_logged: int, log: P
         f"  intake / bare view = {intake:.1f} / {bare:.1f} = {intake / bare:.2f}   "
         f"(target >= {TARGET_INTAKE_VS_BARE:.2f}: {verdict(intake / bare >= TARGET_INTAKE_VS_BARE)})"
     )
+    per_round = [i.rate / b.rate for i, b in zip(rounds["intake"], rounds["bare"], strict=True) if b.rate]
+    print(
+        f"      same, per round (neighbours in time): {', '.join(f'{x:.2f}' for x in per_round)}; from CPU per "
+        f"order (workers + backends), less moved by other load: {cpu_ratio(rounds['bare'], rounds['intake'])}"
+    )
     print(f"  p99 at half load   = {p99:.1f} ms   (target < {TARGET_P99_MS:.0f} ms: {verdict(p99 < TARGET_P99_MS)})")
     if rounds["batch"]:
         batch = median(m.rate for m in rounds["batch"])
@@ -734,6 +748,15 @@ def cpu(measures: list[Measure]) -> str:
     app = [m.app_cpu_ms for m in measures if m.app_cpu_ms is not None]
     db = [m.db_cpu_ms for m in measures if m.db_cpu_ms is not None]
     return f"CPU {median(app):.1f} / {median(db):.1f} ms" if app and db else ""
+
+
+def cpu_ratio(cheap: list[Measure], dear: list[Measure]) -> str:
+    """CPU per request of `cheap` over that of `dear`: the throughput ratio when the CPU is the bottleneck."""
+    costs = [
+        median((m.app_cpu_ms or 0) + (m.db_cpu_ms or 0) for m in measures if m.app_cpu_ms is not None)
+        for measures in (cheap, dear)
+    ]
+    return f"{costs[0]:.1f} / {costs[1]:.1f} ms = {costs[0] / costs[1]:.2f}" if all(costs) else "n/a"
 
 
 def failures(m: Measure) -> str:
