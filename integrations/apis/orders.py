@@ -24,6 +24,7 @@ ORDER_EXTERNAL_ID_MAX = 150
 PLACED_AT_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 PLACED_AT_SKEW = dt.timedelta(days=1)  # a till's clock may run ahead; the order then counts as placed now
 MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY_LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])  # what a money column cannot hold
 QUANTITY = {"max_digits": 12, "decimal_places": 3}
 ORDER_422 = (
     "`unknown_member`: no member has this `member_id`. `order_points_too_large`: the order would earn more "
@@ -81,6 +82,11 @@ class OrderInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         if not any(attrs.get(name) for name in ("member_id", "member_external_id", "email")):
             raise serializers.ValidationError("Give the customer's member_id, member_external_id or email.")
+        # The default subtotal adds up the lines: each fits the money columns, their sum may not (a 500 on
+        # PostgreSQL when the order was stored).
+        lines_total = sum((line["total"] for line in attrs.get("lines") or ()), Decimal(0))
+        if attrs.get("subtotal") is None and lines_total >= MONEY_LIMIT:
+            raise serializers.ValidationError({"lines": [f"The lines add up to {MONEY_LIMIT} or more."]})
         return attrs
 
 

@@ -373,6 +373,18 @@ def test_a_bad_order_fails_alone(api, member, rules):
     assert member.points_account.available == 160
 
 
+def test_lines_adding_up_to_more_than_a_subtotal_may_hold_are_a_400(api, member, rules):
+    """Each line's total fits the money columns, their sum (the default subtotal) did not: a 500 on PostgreSQL,
+    for POST /orders too."""
+    huge = body("o-2", total="1.00", lines=[{"sku": "A", "quantity": 1, "total": "999999999999.99"}] * 2)
+    del huge["subtotal"]
+    single = api.post("/api/v1/orders", huge, format="json")
+    assert "lines" in _error(single, 400, "validation_error")["details"]
+    data = api.post(URL, {"orders": [body("o-1"), huge]}, format="json").json()
+    assert [r["status"] for r in data["results"]] == [201, 400]
+    assert "lines" in data["results"][1]["error"]["details"]
+
+
 def test_an_order_id_that_cannot_be_stored_is_not_echoed(api, member, rules):
     payload = json.dumps({"orders": [body("\ud800"), body("\ud800"), body("x" * 151), body("o-1")]})
     response = api.post(URL, payload, content_type="application/json")
