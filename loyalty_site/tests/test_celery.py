@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.db import OperationalError
 from django.utils import timezone
 
 from loyalty_site.celery import app
@@ -74,7 +75,11 @@ def test_release_job_runs_on_a_worker_through_redis(redis_worker):
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        account.refresh_from_db()
+        try:
+            account.refresh_from_db()
+        except OperationalError:  # SQLite's shared in-memory test database: the worker's transaction holds it
+            time.sleep(0.1)
+            continue
         if account.available:
             break
         time.sleep(0.1)
