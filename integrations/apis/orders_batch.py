@@ -16,7 +16,7 @@ from integrations.apis.orders import (
     OrderOutputSerializer,
     _order_result,
 )
-from integrations.schema import ErrorDetailSerializer, ErrorSerializer
+from integrations.schema import ErrorDetailSerializer, error_response
 from integrations.services.orders_batch import ORDERS_BATCH_MAX, duplicate_external_ids, orders_record_batch
 
 VALIDATION_MESSAGE = "The request is not valid."  # as core.api.exception_handler words a serializer's errors
@@ -107,7 +107,16 @@ class OrderBatchApi(ShopAPIView):
             "(`duplicate_external_id`); nothing is written then. Needs the `write` scope."
         ),
         request=InputSchemaSerializer,
-        responses={200: OrderBatchOutputSerializer, 400: ErrorSerializer, **ERRORS},
+        responses={
+            200: OrderBatchOutputSerializer,
+            400: error_response(
+                f"For the whole request, which then writes nothing. `validation_error`: `orders` is not a list of "
+                f"1 to {ORDERS_BATCH_MAX} items. `duplicate_external_id`: an `external_id` is given twice "
+                "(`details.external_ids`). `parse_error`: the body is not JSON. A bad order alone is no 400: "
+                "its result carries the error."
+            ),
+            **ERRORS,
+        },
         examples=[
             OpenApiExample(
                 "Two orders",
