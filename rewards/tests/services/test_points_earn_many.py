@@ -50,7 +50,7 @@ def _rows(entries) -> list[tuple]:
                 lot.expires_at,
                 lot.value,
                 lot.value_currency,
-                tuple(lot.movements.values_list("entry_id", "available_change", "pending_change")),
+                tuple(lot.movements.values_list("entry__idempotency_key", "available_change", "pending_change")),
             )
         )
     return rows
