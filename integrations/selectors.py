@@ -5,7 +5,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from allauth.account.models import EmailAddress
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -121,12 +122,20 @@ def order_data_clean(data: dict) -> dict:
     }
 
 
+def members_trusted_by_email() -> QuerySet[Member]:
+    """Members an order may find by e-mail alone: those a shop registered (the shop vouches for the address)
+    and those who confirmed their address. An unconfirmed web sign-up claims nothing, since anyone can type
+    someone else's address into a sign-up form; its orders wait unmatched until the address is confirmed."""
+    confirmed = EmailAddress.objects.filter(user=OuterRef("user"), email__iexact=OuterRef("user__email"), verified=True)
+    return Member.objects.filter(~Q(joined_via="web") | Exists(confirmed))
+
+
 def order_member_find(
     *, shop: Shop, member_id: uuid.UUID | None = None, member_external_id: str | None = None, email: str | None = None
 ) -> Member | None:
     """The member an order is for, with their points account: by `member_id` (the member's public id; an
-    unknown one is a 422 `unknown_member`), else by the shop's customer id, else by e-mail; None when the
-    customer is not known yet (the order is then kept unmatched)."""
+    unknown one is a 422 `unknown_member`), else by the shop's customer id, else by e-mail (only members
+    trusted by it); None when the customer is not known yet (the order is then kept unmatched)."""
     members = Member.objects.select_related("points_account")
     if member_id is not None:
         member = members.filter(public_id=member_id).first()
@@ -144,7 +153,7 @@ def order_member_find(
         if link is not None:
             return link.member
     if email:
-        return members.filter(user__email__iexact=email).first()
+        return members_trusted_by_email().select_related("points_account").filter(user__email__iexact=email).first()
     return None
 
 

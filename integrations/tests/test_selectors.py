@@ -68,3 +68,41 @@ def test_a_lookup_is_one_query(shop, make_key, django_assert_num_queries):
     _, plaintext = make_key(shop, "read")
     with django_assert_num_queries(1):
         assert api_key_authenticate(plaintext).shop.name == "Webshop NL"
+
+
+# --- order_member_find: who an order finds by e-mail -------------------------------------------------
+
+
+def _web_signup(email: str):
+    from members.models import User
+    from members.services import member_signup
+
+    return member_signup(user=User(email=email), joined_via="web")
+
+
+def test_an_order_does_not_find_an_unconfirmed_web_signup_by_email(shop):
+    """Anyone can type someone else's address into the sign-up form: that must not claim their orders."""
+    from integrations.selectors import order_member_find
+
+    _web_signup("ana@example.com")
+    assert order_member_find(shop=shop, email="ana@example.com") is None
+
+
+def test_an_order_finds_a_web_member_once_the_address_is_confirmed(shop):
+    from allauth.account.models import EmailAddress
+
+    from integrations.selectors import order_member_find
+
+    member = _web_signup("ana@example.com")
+    EmailAddress.objects.create(user=member.user, email="ana@example.com", verified=False, primary=True)
+    assert order_member_find(shop=shop, email="ANA@example.com") is None
+    EmailAddress.objects.filter(user=member.user).update(verified=True)
+    assert order_member_find(shop=shop, email="ANA@example.com") == member
+
+
+def test_an_order_finds_a_member_a_shop_registered_by_email(shop):
+    from integrations.selectors import order_member_find
+    from integrations.services.members import member_upsert
+
+    member, _ = member_upsert(shop=shop, email="bo@example.com")
+    assert order_member_find(shop=shop, email="bo@example.com") == member
