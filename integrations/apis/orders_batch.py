@@ -5,6 +5,7 @@ from collections import Counter
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from integrations.api_auth import HasScope, ShopAPIView
 from integrations.apis.members import ERRORS
@@ -35,6 +36,21 @@ def _external_id(body) -> str | None:
     except UnicodeEncodeError:
         return None
     return external_id
+
+
+def _orders_validate(bodies: list) -> list[tuple[dict | None, dict | None]]:
+    """Each body validated as POST /orders validates it: (data, None), or (None, the errors by field). One
+    serializer checks them all, as DRF's list serializers do: building its fields anew for each order took
+    a fifth of a batch's time."""
+    validator = OrderInputSerializer()
+    checked = []
+    for body in bodies:
+        try:
+            checked.append((validator.run_validation(body), None))
+        except serializers.ValidationError as error:
+            detail = error.detail
+            checked.append((None, detail if isinstance(detail, dict) else {api_settings.NON_FIELD_ERRORS_KEY: detail}))
+    return checked
 
 
 def _error(code: str, message: str, details: dict) -> dict:
@@ -137,12 +153,11 @@ class OrderBatchApi(ShopAPIView):
 
         results: list[dict] = [{}] * len(bodies)
         valid: list[tuple[int, dict]] = []
-        for i, body in enumerate(bodies):
-            order_serializer = OrderInputSerializer(data=body)
-            if order_serializer.is_valid():
-                valid.append((i, order_serializer.validated_data))
+        for i, (body, (data, errors)) in enumerate(zip(bodies, _orders_validate(bodies), strict=True)):
+            if errors is None:
+                valid.append((i, data))
             else:
-                error = _error("validation_error", VALIDATION_MESSAGE, order_serializer.errors)
+                error = _error("validation_error", VALIDATION_MESSAGE, errors)
                 results[i] = {
                     "index": i,
                     "external_id": _external_id(body),

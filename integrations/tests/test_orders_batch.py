@@ -373,6 +373,20 @@ def test_a_bad_order_fails_alone(api, member, rules):
     assert member.points_account.available == 160
 
 
+def test_a_bad_order_gets_the_errors_post_orders_gives(api, member, rules):
+    bad = [
+        body("o-1", total="lots", lines=[{"sku": "", "quantity": -1, "total": "1.001"}]),
+        body("o-2", member_external_id=None),
+        body("o-3", currency="EURO", placed_at="yesterday", coupon_codes="x"),
+        {"external_id": ["o-4"]},
+        "not an order",
+        [body("o-5")],
+    ]
+    singles = [api.post("/api/v1/orders", order, format="json") for order in bad]
+    batch = api.post(URL, {"orders": bad}, format="json").json()["results"]
+    assert [r["error"] for r in batch] == [_error(one, 400, "validation_error") for one in singles]
+
+
 def test_lines_adding_up_to_more_than_a_subtotal_may_hold_are_a_400(api, member, rules):
     """Each line's total fits the money columns, their sum (the default subtotal) did not: a 500 on PostgreSQL,
     for POST /orders too."""
