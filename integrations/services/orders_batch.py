@@ -25,7 +25,7 @@ from django.utils import timezone
 from core.db import sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Shop, ShopCustomer
-from integrations.selectors import order_data_clean, order_evaluate, order_placed_at
+from integrations.selectors import members_trusted_by_email, order_data_clean, order_evaluate, order_placed_at
 from integrations.services.orders import (
     ORDER_POINTS_MAX,
     _canonical,
@@ -167,7 +167,8 @@ def _order_record_one(*, shop: Shop, data: dict) -> OrderBatchResult:
 
 def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | ApplicationError | None]:
     """What integrations.selectors.order_member_find answers for each order, in at most three queries: by
-    member_id (unknown: a 422), else by the shop's customer id, else by e-mail, else None (unmatched)."""
+    member_id (unknown: a 422), else by the shop's customer id, else by e-mail (members it trusts), else None
+    (unmatched)."""
     by_id, by_customer, by_email = set(), set(), set()
     for data in orders:
         if data["member_id"] is not None:
@@ -191,10 +192,10 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
     )
     found_by_email: dict[str, Member] = {}
     if by_email:
-        # E-mails are stored and cleaned in lower case; order_member_find's iexact picks the lowest pk too.
-        for member in (
-            members.annotate(login_email=Lower("user__email")).filter(login_email__in=by_email).order_by("pk")
-        ):
+        # Only the members an e-mail may find (as order_member_find); e-mails are stored and cleaned in lower
+        # case, and of two logins differing in case, its iexact finds the lowest pk first too.
+        trusted = members_trusted_by_email().select_related("points_account").annotate(login_email=Lower("user__email"))
+        for member in trusted.filter(login_email__in=by_email).order_by("pk"):
             found_by_email.setdefault(member.login_email, member)
     answers: list[Member | ApplicationError | None] = []
     for data in orders:

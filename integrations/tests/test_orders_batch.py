@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -19,8 +20,8 @@ from integrations.services.members import member_upsert
 from integrations.services.orders import order_record
 from integrations.services.orders_batch import orders_record_batch
 from integrations.services.shops import api_key_create, shop_create
-from members.models import Member
-from members.services import member_close
+from members.models import Member, User
+from members.services import member_close, member_signup
 from rewards.models import (
     EarningRule,
     EventRule,
@@ -160,6 +161,9 @@ def world(shop):
     assert account.debt == 30
     member_upsert(shop=shop_create(name="Other shop"), external_id="cust-1", email="other@example.com")
     EventRule.objects.create(name="First purchase bonus", event="first_purchase", points=50)
+    member_signup(user=User(email="web.unconfirmed@example.com"), joined_via="web")
+    confirmed = member_signup(user=User(email="web.confirmed@example.com"), joined_via="web")
+    EmailAddress.objects.create(user=confirmed.user, email="web.confirmed@example.com", verified=True, primary=True)
     points_earn(account=piet.points_account, points=5, source="bonus", actor=Actor.system(), idempotency_key="p:earn")
     event_first_purchase_record(member=piet, shop=shop, occurred_at=timezone.now())  # bought before
     endpoint_create(shop=shop, url="https://hooks.example.com/loyalty", events=["order.points_awarded"])
@@ -188,6 +192,8 @@ def _mixed_orders(world) -> list[dict]:
         body("o-16", total="99999999.00", subtotal="99999999.00", lines=[]),  # too many points: 422
         body("o-17", member_external_id="nobody", email="ana@example.com"),  # unknown customer id, known e-mail
         body("o-18", placed_at=ahead),  # a till's clock ahead: counts as placed now
+        body("o-19", member_external_id=None, email="web.unconfirmed@example.com"),  # not trusted: unmatched
+        body("o-20", member_external_id=None, email="Web.Confirmed@example.com"),
     ]
 
 
@@ -300,8 +306,8 @@ def test_a_batch_writes_and_answers_what_single_posts_do(api, world, monkeypatch
 
     statuses = [r.status_code for r in singles]
     assert [r["status"] for r in batch["results"]] == statuses
-    assert statuses.count(201) == 15 and statuses.count(422) == 3
-    assert (batch["created"], batch["replayed"], batch["failed"]) == (15, 0, 3)
+    assert statuses.count(201) == 17 and statuses.count(422) == 3
+    assert (batch["created"], batch["replayed"], batch["failed"]) == (17, 0, 3)
     for i, (one, result) in enumerate(zip(singles, batch["results"], strict=True)):
         assert result["index"] == i and result["external_id"] == orders[i]["external_id"]
         if one.status_code == 201:
@@ -313,10 +319,11 @@ def test_a_batch_writes_and_answers_what_single_posts_do(api, world, monkeypatch
     by_id = {o.external_id: o for o in Order.objects.select_related("lot")}
     assert by_id["o-02"].lot.state == "pending" and by_id["o-01"].lot.state == "available"
     assert by_id["o-09"].status == "unmatched" and by_id["o-12"].points == 0 and "o-11" not in by_id
+    assert by_id["o-19"].status == "unmatched" and by_id["o-20"].status == "awarded"
     assert PointEntry.objects.filter(kind="settle").exists()
     assert by_id["o-14"].points > 0 and by_id["o-15"].breakdown["notes"][0]["code"] == "no_rule_for_currency"
-    assert MemberEvent.objects.filter(event="first_purchase", status="awarded").count() == 4  # piet before
-    assert len(single["webhooks"]) == 11  # the 15 created less 2 unmatched and 2 with no points
+    assert MemberEvent.objects.filter(event="first_purchase", status="awarded").count() == 5  # piet before
+    assert len(single["webhooks"]) == 12  # the 17 created less 3 unmatched and 2 with no points
     # The webhook's balance is the member's once the batch's orders are in (before the first purchase bonus,
     # which comes after the webhook singly too).
     ana = world["ana"].points_account
