@@ -889,6 +889,7 @@ def _sweep_one(
         _sweep_published(sweep, account_ids=[account_id], key_prefix=key)
     return PointEntry.objects.get(idempotency_key=full_key)
 
+
 # --- many earns at once, set-based (order batches) -----------------------------------------------
 
 
