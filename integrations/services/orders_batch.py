@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.db import sql_update_from_values, sql_value
+from core.db import sql_insert_many, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Shop, ShopCustomer
 from integrations.selectors import members_trusted_by_email, order_data_clean, order_evaluate, order_placed_at
@@ -297,7 +297,7 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
             fingerprint=a.fingerprint,
         )
         orders.append(order)
-    Order.objects.bulk_create(orders)
+    sql_insert_many(orders)
 
     earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
     if not earning:

@@ -27,6 +27,7 @@ shared among the lines in proportion to their totals. Orders without lines earn 
 """
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -227,8 +228,19 @@ def _norm(value: str) -> str:
     return str(value).strip().casefold()
 
 
-def _names(values: Iterable) -> set[str]:
-    return {_norm(v) for v in values or () if _norm(v)}
+def _names(values: Iterable) -> frozenset[str]:
+    if isinstance(values, list | tuple):
+        try:
+            return _names_of(tuple(values))
+        except TypeError:  # something unhashable in a rule's JSON list
+            pass
+    return frozenset(_norm(v) for v in values or () if _norm(v))
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_of(values: tuple) -> frozenset[str]:
+    """_names of a list of names, remembered: every order of a batch asks it for the same few rules."""
+    return frozenset(_norm(v) for v in values if _norm(v))
 
 
 def _matches(rule, line: OrderLine) -> bool:
@@ -247,9 +259,11 @@ def _for_shop(rule, shop_id: str | None) -> bool:
     return not shops or (shop_id is not None and _norm(shop_id) in shops)
 
 
+@functools.lru_cache(maxsize=4096)
 def _exact(value) -> Fraction:
     """Amounts are computed as exact fractions and rounded once: sums of Decimal quotients (1.39 x 0.01 / 1.36
-    + 1.39 x 1.35 / 1.36) can land a hair under a whole point and lose it to rounding down."""
+    + 1.39 x 1.35 / 1.36) can land a hair under a whole point and lose it to rounding down. Remembered: equal
+    numbers (1, 1.0, Decimal("1.00")) are one key and one fraction, and fractions are immutable."""
     return Fraction(Decimal(value))
 
 
@@ -276,15 +290,24 @@ def _allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
         return []
     if total == 0:
         return [0] * len(weights)
+    if len(weights) == 1:
+        return [total]  # one line takes it all, whatever its weight
     sign, size = (1 if total > 0 else -1), abs(total)
-    w = [abs(Fraction(x)) for x in weights]
+    # In whole numbers over a common denominator (exact, and far cheaper than fractions): line i's exact share
+    # is size x w[i] / whole, its floor the quotient and its fraction part remainder / whole.
+    fractions = [abs(x if type(x) is Fraction else Fraction(x)) for x in weights]
+    denominator = math.lcm(*(x.denominator for x in fractions))
+    w = [x.numerator * (denominator // x.denominator) for x in fractions]
     whole = sum(w)
     if whole == 0:
-        w, whole = [Fraction(1)] * len(w), Fraction(len(w))
-    exact = [size * x / whole for x in w]
-    shares = [math.floor(e) for e in exact]
+        w, whole = [1] * len(w), len(w)
+    shares, remainders = [], []
+    for x in w:
+        share, remainder = divmod(size * x, whole)
+        shares.append(share)
+        remainders.append(remainder)
     left = size - sum(shares)
-    for i in sorted(range(len(w)), key=lambda i: (-(exact[i] - shares[i]), i))[:left]:
+    for i in sorted(range(len(w)), key=lambda i: (-remainders[i], i))[:left]:
         shares[i] += 1
     return [sign * s for s in shares]
 
@@ -360,10 +383,13 @@ def evaluate_order(
     # Which rule applies to which lines: priority order, stop_after, minimum order value.
     selected: list[tuple[Any, list[int], Fraction]] = []  # (rule, lines, the order's amount as it counts)
     stopped: set[int] = set()
+    amounts: dict[tuple, Fraction] = {}  # rules counting the order alike share one computation
     for rule in applicable:
         if rule.kind == Kind.EXCLUSION:
             continue
-        amount = _order_amount(order, rule)
+        counting = (bool(rule.include_tax), bool(rule.include_shipping), bool(rule.subtract_discounts))
+        if (amount := amounts.get(counting)) is None:
+            amount = amounts[counting] = _order_amount(order, rule)
         if rule.minimum_order_value is not None and amount < _exact(rule.minimum_order_value):
             notes.append(
                 Note(
@@ -401,12 +427,13 @@ def evaluate_order(
 
     for rule, matched, amount in selected:
         if rule.kind == Kind.BASE_RATE:
-            rate = _exact(rule.points) / _exact(rule.amount)
-            raw = {i: amount * weights[i] / weight_sum * rate for i in matched}
-            points = _round_rule(rule, raw)
+            # Exact fractions: factored out of the per-line products, the same numbers with fewer operations.
+            per_weight = amount / weight_sum
+            points_per_weight = per_weight * _exact(rule.points) / _exact(rule.amount)
+            points = _round_rule(rule, {i: points_per_weight * weights[i] for i in matched})
             for i, p in points.items():
                 base[i] += p
-            record(rule, points, amount=sum((amount * weights[i] / weight_sum for i in matched), Fraction(0)))
+            record(rule, points, amount=per_weight * sum((weights[i] for i in matched), Fraction(0)))
     for rule, matched, _amount in selected:
         if rule.kind == Kind.FIXED:
             record(rule, _round_rule(rule, {i: _exact(lines[i].quantity) * _exact(rule.points) for i in matched}))

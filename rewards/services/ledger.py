@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.db import sql_random_uuid, sql_update_from_values, sql_value
+from core.db import sql_insert_many, sql_random_uuid, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import program_get
@@ -1000,11 +1000,13 @@ def _earn_set_based(
             entry.available_change = item.points
         lots.append(lot)
         new_entries.append(entry)
-    PointLot.objects.bulk_create(lots)
-    PointEntry.objects.bulk_create(new_entries)
-    PointMovement.objects.bulk_create(
-        PointMovement(entry=e, lot=lot, available_change=e.available_change, pending_change=e.pending_change)
-        for e, lot in zip(new_entries, lots, strict=True)
+    sql_insert_many(lots)
+    sql_insert_many(new_entries)
+    sql_insert_many(
+        [
+            PointMovement(entry=e, lot=lot, available_change=e.available_change, pending_change=e.pending_change)
+            for e, lot in zip(new_entries, lots, strict=True)
+        ]
     )
     totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
     for entry in new_entries:
