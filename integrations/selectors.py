@@ -13,7 +13,7 @@ from core.exceptions import ApplicationError
 from integrations.keys import key_hash_matches, key_prefix
 from integrations.models import ApiKey, Order, Shop, ShopCustomer
 from members.models import Member
-from rewards.models import EarningRule, PointEntry, PointLot, PointsAccount
+from rewards.models import EarningRule, EventRule, MemberEvent, PointEntry, PointLot, PointsAccount
 from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
 from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, evaluate_order
 from rewards.services.program import pending_until
@@ -130,13 +130,22 @@ def members_trusted_by_email() -> QuerySet[Member]:
     return Member.objects.filter(~Q(joined_via="web") | Exists(confirmed))
 
 
+def _first_purchase_recorded(member_ref: str = "pk") -> Exists:
+    """Whether the member's `first_purchase` event is recorded (rewards.services.events), as a subquery."""
+    return Exists(MemberEvent.objects.filter(member=OuterRef(member_ref), event=EventRule.Event.FIRST_PURCHASE))
+
+
 def order_member_find(
     *, shop: Shop, member_id: uuid.UUID | None = None, member_external_id: str | None = None, email: str | None = None
 ) -> Member | None:
     """The member an order is for, with their points account: by `member_id` (the member's public id; an
     unknown one is a 422 `unknown_member`), else by the shop's customer id, else by e-mail (only members
-    trusted by it); None when the customer is not known yet (the order is then kept unmatched)."""
-    members = Member.objects.select_related("points_account")
+    trusted by it); None when the customer is not known yet (the order is then kept unmatched). One query;
+    the member carries `first_purchase_recorded` (whether their first_purchase event is recorded already,
+    read without a lock: True stays true, False is checked again when the event is recorded)."""
+    members = Member.objects.select_related("points_account").annotate(
+        first_purchase_recorded=_first_purchase_recorded()
+    )
     if member_id is not None:
         member = members.filter(public_id=member_id).first()
         if member is None:
@@ -147,13 +156,17 @@ def order_member_find(
     if member_external_id:
         link = (
             ShopCustomer.objects.select_related("member__points_account")
+            .annotate(first_purchase_recorded=_first_purchase_recorded("member"))
             .filter(shop=shop, external_id=member_external_id)
             .first()
         )
         if link is not None:
+            link.member.first_purchase_recorded = link.first_purchase_recorded
             return link.member
     if email:
-        return members_trusted_by_email().select_related("points_account").filter(user__email__iexact=email).first()
+        trusted = members_trusted_by_email().select_related("points_account")
+        trusted = trusted.annotate(first_purchase_recorded=_first_purchase_recorded())
+        return trusted.filter(user__email__iexact=email).first()
     return None
 
 

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 
 from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from core.process_cache import ProcessCache
 from core.timeutils import add_months
 from rewards.models import (
     EarningRule,
@@ -176,11 +178,30 @@ def _for_shop(rules, shop_id: str | None) -> list:
     return [r for r in rules if not r.shop_ids or wanted in {str(s).strip().casefold() for s in r.shop_ids}]
 
 
+# Every order reads them; staff change them rarely. A change applies in every web process within
+# settings.CONFIG_CACHE_SECONDS (docs/earning.md); the rows are shared, read-only, by the requests.
+_active_earning_rules = ProcessCache("active earning rules")
+post_save.connect(_active_earning_rules.invalidate, sender=EarningRule, dispatch_uid="earning_rules_cache_save")
+post_delete.connect(_active_earning_rules.invalidate, sender=EarningRule, dispatch_uid="earning_rules_cache_delete")
+
+
+def _earning_rules_switched_on() -> tuple[EarningRule, ...]:
+    return tuple(EarningRule.objects.filter(is_active=True).order_by("-priority", "id"))
+
+
 def earning_rules_active(*, currency: str, shop_id: str | None, at: dt.datetime) -> list[EarningRule]:
     """The earning rules that apply to an order in `currency` from `shop_id` at `at`, highest priority first
-    (one query); rewards.services.earning.evaluate_order takes them as they are."""
-    rules = EarningRule.objects.filter(_window_at(at), is_active=True, currency=currency.strip().upper())
-    return _for_shop(rules.order_by("-priority", "id"), shop_id)
+    (one query for all active rules, or none while this process's copy of them is fresh: core.process_cache);
+    rewards.services.earning.evaluate_order takes them as they are and never changes them."""
+    currency = currency.strip().upper()
+    rules = [
+        rule
+        for rule in _active_earning_rules.get("all", _earning_rules_switched_on)
+        if rule.currency == currency
+        and (rule.starts_at is None or rule.starts_at <= at)
+        and (rule.ends_at is None or rule.ends_at > at)
+    ]
+    return _for_shop(rules, shop_id)
 
 
 def event_rules_active(*, event: str, shop_id: str | None, at: dt.datetime) -> list[EventRule]:

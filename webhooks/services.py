@@ -28,9 +28,11 @@ import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from core.process_cache import ProcessCache
 from integrations.models import Shop, ShopCustomer
 from members.models import Member
 from rewards.models import PointEntry, PointLot, PointsAccount
@@ -146,16 +148,33 @@ def _require_known(event: str) -> None:
         raise ValueError(f"Unknown webhook event {event!r}.")
 
 
+# Shops with no active endpoint, as this process last saw them (most shops have none): their events need
+# no query. Only that answer is kept: a kept endpoint id could be deleted meanwhile in another process, and
+# its outbox row would then fail the transaction that made the change. A new endpoint gets events from
+# every web process within settings.CONFIG_CACHE_SECONDS (docs/webhooks.md).
+_shops_without_endpoints = ProcessCache("shops without webhook endpoints")
+for _model in (WebhookEndpoint, Shop):
+    post_save.connect(_shops_without_endpoints.invalidate, sender=_model, dispatch_uid=f"no_endpoints_save_{_model}")
+    post_delete.connect(
+        _shops_without_endpoints.invalidate, sender=_model, dispatch_uid=f"no_endpoints_delete_{_model}"
+    )
+
+
 def _endpoints_by_shop(shop_pks: set[int]) -> dict[int, list[tuple[int, list]]]:
-    """Active endpoints of active shops, one query: {shop pk: [(endpoint pk, events)]}."""
+    """Active endpoints of active shops, at most one query: {shop pk: [(endpoint pk, events)]}."""
     found = defaultdict(list)
+    wanted = {pk for pk in shop_pks if not _shops_without_endpoints.peek(pk, False)}
+    if not wanted:
+        return found
     rows = (
-        WebhookEndpoint.objects.filter(shop_id__in=shop_pks, active=True, shop__active=True)
+        WebhookEndpoint.objects.filter(shop_id__in=wanted, active=True, shop__active=True)
         .order_by()  # not the model's order by shop name: no sort, no second join
         .values_list("shop_id", "pk", "events")
     )
     for shop_pk, endpoint_pk, events in rows:
         found[shop_pk].append((endpoint_pk, events))
+    for pk in wanted - found.keys():
+        _shops_without_endpoints.put(pk, True)
     return found
 
 

@@ -18,7 +18,7 @@ from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_get
 from rewards.services.earning import points_to_reverse
 from rewards.services.events import event_first_purchase_record
-from rewards.services.ledger import Actor, points_earn, points_reverse
+from rewards.services.ledger import Actor, points_earn_with_lot, points_reverse
 from rewards.services.program import pending_until
 from webhooks.services import event_publish, order_points_awarded_data, order_refunded_data
 
@@ -72,22 +72,32 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
     if not external_id:
         raise ApplicationError("An order needs its external_id.", code="validation_error", status=400)
     fingerprint = _fingerprint(data)
-    if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
-        return order, False
-    member = order_member_find(
-        shop=shop, member_id=data["member_id"], member_external_id=data["member_external_id"], email=data["email"]
-    )
-    breakdown = order_evaluate(shop=shop, data=data, member=member)
-    if breakdown.points > ORDER_POINTS_MAX:
-        raise ApplicationError(
-            f"This order would earn {breakdown.points} points, more than the {ORDER_POINTS_MAX} one order may earn.",
-            code="order_points_too_large",
-            extra={"points": breakdown.points, "max": ORDER_POINTS_MAX},
+    # No look for a replay first: a new order (nearly every call) then costs one query less, and a replay
+    # is found when its insert meets the (shop, external_id) constraint.
+    try:
+        member = order_member_find(
+            shop=shop, member_id=data["member_id"], member_external_id=data["member_external_id"], email=data["email"]
         )
+        breakdown = order_evaluate(shop=shop, data=data, member=member)
+        if breakdown.points > ORDER_POINTS_MAX:
+            raise ApplicationError(
+                f"This order would earn {breakdown.points} points, more than the {ORDER_POINTS_MAX} one order "
+                "may earn.",
+                code="order_points_too_large",
+                extra={"points": breakdown.points, "max": ORDER_POINTS_MAX},
+            )
+    except ApplicationError:
+        # A replay answers as the first call did, even when its member or today's rules would refuse it now.
+        if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
+            return order, False
+        raise
     placed_at = order_placed_at(data["placed_at"])
+    earns = member is not None and breakdown.points > 0
     try:
         with transaction.atomic():
-            order = Order.objects.create(
+            # The order's row first, then the member's account (the lock order orders_batch relies on): a
+            # copy of this request in flight waits here and then fails on the constraint.
+            order = Order(
                 shop=shop,
                 external_id=external_id,
                 member=member,
@@ -106,10 +116,11 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 status=Order.Status.AWARDED if member is not None else Order.Status.UNMATCHED,
                 fingerprint=fingerprint,
             )
-            if member is not None and breakdown.points > 0:
+            order.save(force_insert=True)
+            if earns:
                 program = program_get()
                 available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
-                entry = points_earn(
+                _entry, order.lot = points_earn_with_lot(
                     account=member.points_account,
                     points=breakdown.points,
                     source=PointLot.Source.ORDER,
@@ -118,12 +129,16 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                     source_ref=external_id,
                     reason=f"Order {external_id}",
                     available_at=available_at,
+                    program=program,
+                    key_is_new=True,  # this order's row, inserted above, is the only one that earns under it
                 )
-                order.lot = PointLot.objects.get(public_id=entry.details["lot"])
                 order.points = breakdown.points
-                order.save(update_fields=["lot", "points", "updated_at"])
+                Order.objects.filter(pk=order.pk).update(
+                    lot=order.lot, points=order.points, updated_at=order.updated_at
+                )
                 _points_awarded_publish(order, member)
-                event_first_purchase_record(member=member, shop=shop, occurred_at=placed_at)
+                if not getattr(member, "first_purchase_recorded", False):  # one query spared on every later order
+                    event_first_purchase_record(member=member, shop=shop, occurred_at=placed_at)
     except IntegrityError:
         # Another copy of this request inserted the order first and has committed: answer with its result.
         if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
@@ -248,7 +263,7 @@ def _order_earn(order: Order, member: Member) -> None:
     program = program_get()
     placed_at = order_placed_at(order.placed_at, now=order.created_at)
     available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
-    entry = points_earn(
+    _entry, order.lot = points_earn_with_lot(
         account=member.points_account,
         points=points,
         source=PointLot.Source.ORDER,
@@ -257,8 +272,8 @@ def _order_earn(order: Order, member: Member) -> None:
         source_ref=order.external_id,
         reason=f"Order {order.external_id}",
         available_at=available_at,
+        program=program,
     )
-    order.lot = PointLot.objects.get(public_id=entry.details["lot"])
     order.points = points
     event_first_purchase_record(member=member, shop=order.shop, occurred_at=placed_at)
     # Refunds recorded while the order was unmatched took back nothing then; they take their share now.

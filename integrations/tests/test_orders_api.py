@@ -208,16 +208,73 @@ def test_post_order_not_json_is_400(api):
     assert response.status_code == 400 and "error" in response.json()
 
 
-def test_post_order_query_count_is_pinned(api, member, rules, django_assert_max_num_queries):
+@pytest.fixture
+def process_caches(settings):
+    """The per-process caches on, as in production (the test settings turn them off), and empty around the test."""
+    from rewards.selectors import _active_earning_rules
+    from webhooks.services import _shops_without_endpoints
+
+    settings.CONFIG_CACHE_SECONDS = 60
+    _active_earning_rules.clear()
+    _shops_without_endpoints.clear()
+    yield
+    _active_earning_rules.clear()
+    _shops_without_endpoints.clear()
+
+
+def test_post_order_query_count_is_pinned(api, member, rules, process_caches, django_assert_num_queries):
     program_get()
     api.get("/api/v1/shop")  # the key's last-used time is written once; not part of the order's cost
-    # key, replay check, customer, rules, savepoint, order, program, then points_earn (savepoint, account lock,
-    # key check, member, program, lot, entry, movement, account, release), the lot, the order's lot, the
-    # member's first_purchase event (replay check, event rules, savepoint, event, release), the shop's webhook
-    # endpoints (order.points_awarded), release.
-    with django_assert_max_num_queries(26):
+    # The member's first order also loads the rules and learns the shop has no webhook endpoints (both kept
+    # for CONFIG_CACHE_SECONDS), and records the first_purchase event.
+    assert api.post(URL, body("o-0"), format="json").status_code == 201
+    # key, customer (with whether the first_purchase event is recorded), savepoint, order, program, then
+    # points_earn (account lock with the member, lot, entry, movement, account), the order's lot, release.
+    with django_assert_num_queries(12):
         response = api.post(URL, body(), format="json")
     assert response.status_code == 201
+    # A replay: key, customer, savepoint, the refused insert, rollback and release, the first order.
+    with django_assert_num_queries(7):
+        again = api.post(URL, body(), format="json")
+    assert again.status_code == 200 and again.json() == response.json()
+
+
+def test_post_order_replayed_answers_the_first_result_even_when_it_would_now_be_refused(api, member, rules):
+    first = api.post(URL, body(), format="json").json()
+    EarningRule.objects.update(points=200_000)  # today the order would earn more than one order may
+    again = api.post(URL, body(), format="json")
+    assert again.status_code == 200 and again.json() == first
+    # Another body under the same id is still the 409, not the 422 its own member_id would give.
+    other = body(member_external_id=None, member_id="3b9d8f2e-7c41-4a6b-9e1f-0a2b3c4d5e6f")
+    _error(api.post(URL, other, format="json"), 409, "idempotency_conflict")
+
+
+def test_a_rule_saved_in_this_process_applies_to_the_next_order_at_once(api, member, rules, process_caches):
+    assert api.post(URL, body("o-1"), format="json").json()["points"] == 80
+    rules.points = 2
+    rules.save()
+    assert api.post(URL, body("o-2"), format="json").json()["points"] == 160
+
+
+def test_a_rule_changed_elsewhere_applies_within_the_cache_time(api, member, rules, process_caches, monkeypatch):
+    import time
+
+    assert api.post(URL, body("o-1"), format="json").json()["points"] == 80
+    EarningRule.objects.filter(pk=rules.pk).update(points=2)  # no signal: as if saved by another process
+    assert api.post(URL, body("o-2"), format="json").json()["points"] == 80
+    later = time.monotonic() + 61
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert api.post(URL, body("o-3"), format="json").json()["points"] == 160
+
+
+def test_an_endpoint_added_in_this_process_gets_the_next_orders_webhook(api, shop, member, rules, process_caches):
+    from webhooks.models import WebhookDelivery
+    from webhooks.services import endpoint_create
+
+    api.post(URL, body("o-1"), format="json")  # the shop has no endpoint: remembered
+    endpoint_create(shop=shop, url="https://hooks.example.com/loyalty", events=["order.points_awarded"])
+    api.post(URL, body("o-2"), format="json")
+    assert [d.payload["data"]["order"]["external_id"] for d in WebhookDelivery.objects.all()] == ["o-2"]
 
 
 # --- refunds --------------------------------------------------------------------------------------

@@ -57,9 +57,13 @@ class Actor:
 # --- helpers shared by the services --------------------------------------------------------------
 
 
-def _lock(account_id: int) -> PointsAccount:
-    """Lock the account row for the rest of the transaction (serialises all changes to one member)."""
-    return PointsAccount.objects.select_for_update(no_key=True).get(pk=account_id)
+def _lock(account_id: int, *, with_member: bool = False) -> PointsAccount:
+    """Lock the account row for the rest of the transaction (serialises all changes to one member);
+    `with_member` reads the member (for its status) in the same query, without locking the member's row."""
+    accounts = PointsAccount.objects.select_for_update(no_key=True, of=("self",))
+    if with_member:
+        accounts = accounts.select_related("member")
+    return accounts.get(pk=account_id)
 
 
 def _replayed(
@@ -248,21 +252,61 @@ def points_earn(
     reason: str = "",
     available_at: dt.datetime | None = None,
     value: Decimal = Decimal(0),
+    program: Program | None = None,
+    key_is_new: bool = False,
 ) -> PointEntry:
     """Credit a new lot, pending until `available_at` if that is in the future; replaying the key returns
-    the first entry."""
+    the first entry. `program`: the caller's, when it has loaded it already. `key_is_new`: see
+    points_earn_with_lot."""
+    entry, _lot = points_earn_with_lot(
+        account=account,
+        points=points,
+        source=source,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        source_ref=source_ref,
+        reason=reason,
+        available_at=available_at,
+        value=value,
+        program=program,
+        key_is_new=key_is_new,
+    )
+    return entry
+
+
+def points_earn_with_lot(
+    *,
+    account: PointsAccount,
+    points: int,
+    source: str,
+    actor: Actor,
+    idempotency_key: str,
+    source_ref: str = "",
+    reason: str = "",
+    available_at: dt.datetime | None = None,
+    value: Decimal = Decimal(0),
+    program: Program | None = None,
+    key_is_new: bool = False,
+) -> tuple[PointEntry, PointLot]:
+    """points_earn, also returning the entry's lot (on a replay, the first call's lot).
+
+    `key_is_new=True` is for a caller whose own unique constraint already guarantees that this key was
+    never used and that no copy of the call is in flight, because it inserted that row earlier in the same
+    transaction (integrations.services.orders.order_record: the order's (shop, external_id)). It skips the
+    replay lookup and the savepoint: should the key exist after all, the entry's unique constraint raises
+    IntegrityError and the caller's whole transaction rolls back, as does any other error then."""
     _require_positive(points)
 
     def replay():
         return _replayed(idempotency_key, account_id=account.pk, kind=Kind.EARN, requested=points)
 
     try:
-        with transaction.atomic():
-            locked = _lock(account.pk)
-            if entry := replay():
-                return entry
+        with transaction.atomic(savepoint=not key_is_new):
+            locked = _lock(account.pk, with_member=True)
+            if not key_is_new and (entry := replay()):
+                return entry, PointLot.objects.get(public_id=entry.details["lot"])
             _require_member_active(locked, allow_suspended=True)
-            program = program_get()
+            program = program or program_get()
             now = timezone.now()
             lot = _new_lot(
                 locked,
@@ -287,11 +331,11 @@ def points_earn(
             _apply(locked, _save(entry, [movement]), active_at=now, lifetime_earned=points)
             _settle_debt(locked, lot, actor=actor, key=idempotency_key)
     except IntegrityError:
-        if entry := replay():
-            return entry
+        if not key_is_new and (entry := replay()):
+            return entry, PointLot.objects.get(public_id=entry.details["lot"])
         raise
     _refresh(account, locked)
-    return entry
+    return entry, lot
 
 
 def points_redeem(
