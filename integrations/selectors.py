@@ -219,13 +219,16 @@ def order_get(*, shop: Shop, external_id: str) -> Order | None:
 
 def order_simulate(*, shop: Shop, data: dict) -> dict:
     """What POST /orders would answer for this order now, without writing anything: the points, whether they
-    would be pending and until when, the customer if known, and the per-line breakdown."""
+    would be pending and until when, the customer if known, and the per-line breakdown; or the 422 it would
+    give (unknown member_id, a closed member's points)."""
     data = order_data_clean(data)
     member = order_member_find(
         shop=shop, member_id=data["member_id"], member_external_id=data["member_external_id"], email=data["email"]
     )
     breakdown = order_evaluate(shop=shop, data=data, member=member).as_dict()
     points = breakdown["points"] if member is not None else 0
+    if points and member.status == Member.Status.CLOSED:  # as order_record: the ledger refuses a closed member
+        raise ApplicationError(f"The member's account is {member.status}.", code="member_not_active")
     available_at = None
     if points:
         program = program_get()

@@ -126,7 +126,10 @@ class OrderNoteSerializer(serializers.Serializer):
 
 class _OrderResultBase(serializers.Serializer):
     points = serializers.IntegerField()
-    points_status = serializers.ChoiceField(choices=["pending", "available", "none"])
+    points_status = serializers.ChoiceField(
+        choices=["pending", "available", "reversed", "none"],
+        help_text="`reversed`: refunds or the cancel took back all of the order's points.",
+    )
     available_at = serializers.DateTimeField(allow_null=True)
     member_id = serializers.UUIDField(allow_null=True)
     currency = serializers.CharField()
@@ -158,12 +161,15 @@ def _points_status(points: int, available_at) -> str:
 def _order_result(order: Order) -> dict:
     available_at = order.lot.available_at if order.lot is not None else None
     breakdown = order.breakdown
+    points_status = _points_status(order.points, available_at)
+    if order.points and order.points_reversed >= order.points:
+        points_status = "reversed"  # cancelled or refunded in full: none of them is pending or available
     return {
         "id": order.public_id,
         "external_id": order.external_id,
         "status": order.status,
         "points": order.points,
-        "points_status": _points_status(order.points, available_at),
+        "points_status": points_status,
         "available_at": available_at,
         "points_reversed": order.points_reversed,
         "member_id": order.member.public_id if order.member is not None else None,
@@ -410,7 +416,7 @@ class OrderCancelApi(ShopAPIView):
         examples=[
             OpenApiExample(
                 "Cancelled",
-                value={**ORDER_EXAMPLE, "status": "cancelled", "points_reversed": 95},
+                value={**ORDER_EXAMPLE, "status": "cancelled", "points_status": "reversed", "points_reversed": 95},
                 response_only=True,
             )
         ],
@@ -430,13 +436,14 @@ class OrderSimulateApi(ShopAPIView):
         summary="What an order would earn",
         description=(
             "The same body as `POST /orders` (`external_id` optional); answers with the points it would earn "
-            "now, line by line, and writes nothing. Needs the `read` scope."
+            "now, line by line, or with the 422 `POST /orders` would give, and writes nothing. Needs the `read` "
+            "scope."
         ),
         request=OrderSimulateInputSerializer,
         responses={
             200: OrderSimulationSerializer,
             400: error_response(BAD_REQUEST),
-            422: error_response(ORDER_422),
+            422: error_response(ORDER_422 + " `member_not_active`: the member closed their account."),
             **ERRORS,
         },
         examples=[

@@ -160,18 +160,24 @@ def member_points_adjust(*, shop: Shop, member: Member, points: int, reason: str
     the shop's own: it is namespaced per shop, and replaying it with another body is a 409."""
     reason = (reason or "").strip()
     key = f"shop:{shop.public_id}:adjust:{idempotency_key}"
-    entry = points_adjust(
-        account=member.points_account,
-        points=points,
-        reason=reason,
-        actor=Actor.shop(str(shop.public_id)),
-        idempotency_key=key,
+    conflict = ApplicationError(
+        "This idempotency key was already used for a different adjustment.",
+        code="idempotency_conflict",
+        status=409,
+        extra={"idempotency_key": idempotency_key},  # the key as the shop sent it, not as the ledger stores it
     )
-    if entry.reason != reason:  # the ledger compares the points; a different reason is another request too
-        raise ApplicationError(
-            "This idempotency key was already used for a different adjustment.",
-            code="idempotency_conflict",
-            status=409,
-            extra={"idempotency_key": idempotency_key},
+    try:
+        entry = points_adjust(
+            account=member.points_account,
+            points=points,
+            reason=reason,
+            actor=Actor.shop(str(shop.public_id)),
+            idempotency_key=key,
         )
+    except ApplicationError as error:
+        if error.code == "idempotency_conflict":
+            raise conflict from None
+        raise
+    if entry.reason != reason:  # the ledger compares the points; a different reason is another request too
+        raise conflict
     return entry

@@ -334,16 +334,18 @@ def test_adjustment_key_in_the_header_and_replays(api, ana):
 
 def test_adjustment_key_reused_with_another_body_is_409(api, ana):
     api.post(_adjust_url(ana), {"points": 5, "reason": "A", "idempotency_key": "k"}, format="json")
-    _error(
+    other_points = _error(
         api.post(_adjust_url(ana), {"points": 6, "reason": "A", "idempotency_key": "k"}, format="json"),
         409,
         "idempotency_conflict",
     )
-    _error(
+    other_reason = _error(
         api.post(_adjust_url(ana), {"points": 5, "reason": "B", "idempotency_key": "k"}, format="json"),
         409,
         "idempotency_conflict",
     )
+    # The key as the shop sent it, never as the ledger stores it ("shop:<uuid>:adjust:k").
+    assert other_points["details"] == other_reason["details"] == {"idempotency_key": "k"}
     assert PointEntry.objects.filter(kind="adjust").count() == 1
 
 

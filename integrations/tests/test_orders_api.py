@@ -395,6 +395,17 @@ def test_cancel_reverses_everything_left_and_answers_the_same_again(api, member,
     _error(api.post(refunds_url(), {"external_id": "r-2", "amount": "1.00"}, format="json"), 422, "order_cancelled")
 
 
+def test_points_status_says_reversed_once_every_point_was_taken_back(api, member, rules):
+    api.post(URL, body("o-1"), format="json")
+    api.post(refunds_url("o-1"), {"external_id": "r-1", "amount": "50.00"}, format="json")
+    partly = api.post(URL, body("o-1"), format="json").json()  # the replay answers the order as it is now
+    assert partly["points_status"] == "available" and 0 < partly["points_reversed"] < 80
+    assert api.post(f"{URL}/o-1/cancel").json()["points_status"] == "reversed"
+    assert api.post(URL, body("o-1"), format="json").json()["points_status"] == "reversed"
+    api.post(URL, body("o-2", member_external_id="nobody"), format="json")  # unmatched: never earned
+    assert api.post(f"{URL}/o-2/cancel").json()["points_status"] == "none"
+
+
 # --- simulate -------------------------------------------------------------------------------------
 
 
@@ -419,6 +430,19 @@ def test_simulate_for_an_unknown_customer_earns_nothing_yet(api, rules):
     data = api.post(f"{URL}/simulate", body(email="new@example.com", member_external_id=None), format="json").json()
     assert data["matched"] is False and data["points"] == 0 and data["lines"][0]["points"] == 50
     assert not Order.objects.exists()
+
+
+def test_simulate_for_a_closed_member_is_the_422_the_order_would_get(api, member, rules):
+    from members.services import member_close
+    from rewards.services.ledger import Actor
+
+    member_close(member=member, actor=Actor.system("tests"))
+    simulated = _error(api.post(f"{URL}/simulate", body(), format="json"), 422, "member_not_active")
+    recorded = _error(api.post(URL, body(), format="json"), 422, "member_not_active")
+    assert simulated == recorded
+    # An order that earns nothing is recorded for a closed member too, and simulated alike.
+    assert api.post(f"{URL}/simulate", body(currency="GBP"), format="json").json()["points"] == 0
+    assert api.post(URL, body("o-2", currency="GBP"), format="json").status_code == 201
 
 
 def test_simulate_malformed_is_400_and_without_a_key_401(api, rules):
