@@ -212,6 +212,81 @@ def _error(code: str, message: str, details: dict) -> dict:
     return {"code": code, "message": message, "details": details}
 
 
+def _str(value):
+    return None if value is None else str(value)
+
+
+def _int(value):
+    return None if value is None else int(value)
+
+
+def _rule_json(rule: dict) -> dict:
+    return {
+        "source": _str(rule["source"]),
+        "ref": _str(rule["ref"]),
+        "name": _str(rule["name"]),
+        "kind": _str(rule["kind"]),
+        "points": _int(rule["points"]),
+    }
+
+
+def _line_json(line: dict) -> dict:
+    rules = line["rules"]
+    return {
+        "index": _int(line["index"]),
+        "sku": _str(line["sku"]),
+        "name": _str(line["name"]),
+        "category": _str(line["category"]),
+        "quantity": _str(line["quantity"]),
+        "total": _str(line["total"]),
+        "points": _int(line["points"]),
+        "excluded_by": _str(line["excluded_by"]),
+        "rules": None if rules is None else [_rule_json(rule) for rule in rules],
+    }
+
+
+def _order_json(result: dict, fields) -> dict:
+    """OrderOutputSerializer(result).data (the same keys in the same order, the same values), without the
+    serializer machinery: 500 orders' nested serializers took a twentieth of a batch. `fields`: the
+    serializer's fields, whose own representation the time, the money and the choices keep."""
+    lines, notes = result["lines"], result["notes"]
+    return {
+        "points": _int(result["points"]),
+        "points_status": _choice(fields["points_status"], result["points_status"]),
+        "available_at": None
+        if result["available_at"] is None
+        else fields["available_at"].to_representation(result["available_at"]),
+        "member_id": _str(result["member_id"]),
+        "currency": _str(result["currency"]),
+        "total": None if result["total"] is None else fields["total"].to_representation(result["total"]),
+        "lines": None if lines is None else [_line_json(line) for line in lines],
+        "unallocated_points": _int(result["unallocated_points"]),
+        "notes": None
+        if notes is None
+        else [{"code": _str(n["code"]), "message": _str(n["message"]), "ref": _str(n["ref"])} for n in notes],
+        "id": _str(result["id"]),
+        "external_id": _str(result["external_id"]),
+        "status": _choice(fields["status"], result["status"]),
+        "points_reversed": _int(result["points_reversed"]),
+    }
+
+
+def _choice(field, value):
+    return None if value is None else field.to_representation(value)
+
+
+def _error_json(error: dict | None) -> dict | None:
+    """ErrorDetailSerializer(error).data."""
+    if error is None:
+        return None
+    details = error["details"]
+    return {
+        "code": _str(error["code"]),
+        "message": _str(error["message"]),
+        "details": None if details is None else {str(key): value for key, value in details.items()},
+    }
+
+
 @extend_schema_serializer(component_name="OrderBatchResult")
 class OrderBatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The order's place in the request, from 0.")
@@ -337,4 +412,28 @@ class OrderBatchApi(ShopAPIView):
             "replayed": statuses[200],
             "failed": len(results) - statuses[201] - statuses[200],
         }
-        return Response(OrderBatchOutputSerializer(payload).data)
+        return Response(_batch_json(payload))
+
+
+def _batch_json(payload: dict) -> dict:
+    """OrderBatchOutputSerializer(payload).data, built directly (test_orders_batch_validation compares them)."""
+    fields = _order_output_fields()
+    return {
+        "results": [
+            {
+                "index": _int(r["index"]),
+                "external_id": _str(r["external_id"]),
+                "status": _int(r["status"]),
+                "order": None if r["order"] is None else _order_json(r["order"], fields),
+                "error": _error_json(r["error"]),
+            }
+            for r in payload["results"]
+        ],
+        "created": _int(payload["created"]),
+        "replayed": _int(payload["replayed"]),
+        "failed": _int(payload["failed"]),
+    }
+
+
+def _order_output_fields():
+    return OrderOutputSerializer().fields

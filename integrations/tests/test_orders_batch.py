@@ -335,6 +335,31 @@ def test_a_batch_writes_and_answers_what_single_posts_do(api, world, monkeypatch
     } == {ana.available - 50}
 
 
+def test_the_answer_is_what_the_output_serializer_renders(api, world, monkeypatch):
+    """The view builds its answer without OrderBatchOutputSerializer: byte for byte what the serializer gives,
+    for created, replayed, refused and malformed orders."""
+    from rest_framework.renderers import JSONRenderer
+
+    from integrations.apis import orders_batch as batch_api
+
+    built = batch_api._batch_json
+    compared = []
+
+    def both(payload):
+        data = built(payload)
+        render = JSONRenderer().render
+        assert render(data) == render(batch_api.OrderBatchOutputSerializer(payload).data)
+        compared.append(len(data["results"]))
+        return data
+
+    monkeypatch.setattr(batch_api, "_batch_json", both)
+    orders = _mixed_orders(world)
+    bad = [body("x-1", total="lots", lines=[{"sku": "", "quantity": -1, "total": "1.001"}]), "not an order"]
+    assert api.post(URL, {"orders": orders + bad}, format="json").status_code == 200
+    assert api.post(URL, {"orders": orders[:3] + [body("o-21")]}, format="json").status_code == 200  # replays
+    assert compared == [len(orders) + 2, 4]
+
+
 def test_replays_and_conflicts_as_post_orders(api, member, rules):
     first = api.post("/api/v1/orders", body("o-1"), format="json").json()
     api.post(URL, {"orders": [body("o-2")]}, format="json")
