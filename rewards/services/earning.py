@@ -43,6 +43,7 @@ from rewards.models import EarningRule, EventRule
 BREAKDOWN_VERSION = 1
 ZERO = Decimal(0)
 ONE = Decimal(1)
+NO_FRACTION, ONE_FRACTION = Fraction(0), Fraction(1)  # made once: building a fraction is not cheap
 Kind = EarningRule.Kind
 Scope = EarningRule.Scope
 
@@ -321,25 +322,25 @@ def _order_amount(order: OrderInput, rule) -> Fraction:
         amount -= _exact(order.shipping)
     if not rule.subtract_discounts:
         amount += _exact(order.discount)
-    return max(amount, Fraction(0))
+    return max(amount, NO_FRACTION)
 
 
 def _line_weights(lines: Sequence[OrderLine]) -> list[Fraction]:
     """How the order's amount is shared among its lines: by line total, else by quantity, else evenly."""
     for weights in (
-        [max(_exact(x.total), Fraction(0)) for x in lines],
-        [max(_exact(x.quantity), Fraction(0)) for x in lines],
+        [max(_exact(x.total), NO_FRACTION) for x in lines],
+        [max(_exact(x.quantity), NO_FRACTION) for x in lines],
     ):
         if sum(weights) > 0:
             return weights
-    return [Fraction(1)] * len(lines)
+    return [ONE_FRACTION] * len(lines)
 
 
 def _round_rule(rule, raw: dict[int, Fraction]) -> dict[int, int]:
     """Whole points per line from the exact ones: each line rounded, or the sum rounded once and shared."""
     if rule.scope == Scope.LINE:
         return {i: _to_points(r, rule.rounding) for i, r in raw.items()}
-    whole = _to_points(sum(raw.values(), Fraction(0)), rule.rounding)
+    whole = _to_points(sum(raw.values(), NO_FRACTION), rule.rounding)
     indexes = list(raw)
     return dict(zip(indexes, _allocate(whole, [raw[i] for i in indexes]), strict=True))
 
@@ -371,7 +372,7 @@ def evaluate_order(
     lines = real_lines or (OrderLine("", "", "", ZERO, ZERO, Decimal(order.subtotal)),)
     n = len(lines)
     weights = _line_weights(lines)
-    weight_sum = sum(weights, Fraction(0))
+    weight_sum = sum(weights, NO_FRACTION)
 
     excluded: dict[int, Any] = {}
     for rule in applicable:
@@ -433,7 +434,7 @@ def evaluate_order(
             points = _round_rule(rule, {i: points_per_weight * weights[i] for i in matched})
             for i, p in points.items():
                 base[i] += p
-            record(rule, points, amount=per_weight * sum((weights[i] for i in matched), Fraction(0)))
+            record(rule, points, amount=per_weight * sum((weights[i] for i in matched), NO_FRACTION))
     for rule, matched, _amount in selected:
         if rule.kind == Kind.FIXED:
             record(rule, _round_rule(rule, {i: _exact(lines[i].quantity) * _exact(rule.points) for i in matched}))
