@@ -14,6 +14,8 @@ locked in pk order. When an order of the batch is being recorded by another requ
 rolled back and those orders go through order_record one by one, which answers each race as it should.
 """
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +31,6 @@ from integrations.selectors import members_trusted_by_email, order_data_clean, o
 from integrations.services.orders import (
     ORDER_POINTS_MAX,
     _canonical,
-    _fingerprint,
     _idempotency_conflict,
     order_record,
 )
@@ -70,6 +71,7 @@ class _Accepted:
     fingerprint: str
     member: Member | None
     breakdown: Breakdown
+    lines: list  # as stored: _canonical(data["lines"])
 
 
 def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatchResult]:
@@ -89,7 +91,9 @@ def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatc
         raise duplicate_external_ids(repeated)
 
     results: list[OrderBatchResult | None] = [None] * len(cleaned)
-    fingerprints = [_fingerprint(data) for data in cleaned]
+    # Each order's canonical form once: its fingerprint (as _fingerprint makes it) and its stored lines.
+    canonical = [_canonical(data) for data in cleaned]
+    fingerprints = [_fingerprint_of_canonical(c) for c in canonical]
     recorded = {
         order.external_id: order
         for order in Order.objects.select_related("lot", "member").filter(
@@ -133,7 +137,7 @@ def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatc
         except ApplicationError as error:
             results[i] = OrderBatchResult(external_id=data["external_id"], error=error)
             continue
-        accepted.append(_Accepted(i, data, fingerprints[i], member, breakdown))
+        accepted.append(_Accepted(i, data, fingerprints[i], member, breakdown, canonical[i]["lines"]))
 
     if accepted:
         try:
@@ -146,6 +150,11 @@ def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatc
             for a in accepted:
                 results[a.index] = _order_record_one(shop=shop, data=orders[a.index])
     return results
+
+
+def _fingerprint_of_canonical(canonical: dict) -> str:
+    """_fingerprint(data) from _canonical(data) (test_orders_batch compares the stored fingerprints)."""
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def duplicate_external_ids(external_ids: list[str]) -> ApplicationError:
@@ -290,7 +299,7 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
             shipping=data["shipping"],
             discount=data["discount"],
             placed_at=data["placed_at"],
-            lines=_canonical(data["lines"]),
+            lines=a.lines,
             coupon_codes=data["coupon_codes"],
             breakdown=a.breakdown.as_dict(),
             status=Order.Status.AWARDED if a.member is not None else Order.Status.UNMATCHED,

@@ -650,3 +650,11 @@ def test_batches_sharing_members_but_not_orders_all_land(shop, rules):
     assert all(x.status == 201 for r in results for x in r)
     assert sum(PointsAccount.objects.values_list("available", flat=True)) == 27 * 80
     assert ledger_audit() == []
+
+
+def test_the_batch_fingerprints_orders_as_order_record_does():
+    from integrations.selectors import order_data_clean
+    from integrations.services.orders import _canonical, _fingerprint
+
+    data = order_data_clean(_validated([body("o-1", email=" Ana@Example.com ")])[0])
+    assert orders_batch._fingerprint_of_canonical(_canonical(data)) == _fingerprint(data)
