@@ -39,7 +39,7 @@ from rewards.models import EarningRule, EventRule, MemberEvent, PointLot
 from rewards.selectors import program_get
 from rewards.services.earning import Breakdown
 from rewards.services.events import event_first_purchase_record
-from rewards.services.ledger import Actor, Earning, points_earn_many
+from rewards.services.ledger import Actor, Earning, points_earn_many_with_lots
 from rewards.services.program import pending_until
 from webhooks.services import events_publish, order_points_awarded_data
 
@@ -313,7 +313,7 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
         return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
     program = program_get()
     actor = Actor.shop(str(shop.public_id))
-    entries = points_earn_many(
+    earned = points_earn_many_with_lots(
         items=[
             Earning(
                 account=a.member.points_account,
@@ -332,12 +332,9 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
             for order, a in earning
         ]
     )
-    lots = {
-        str(lot.public_id): lot for lot in PointLot.objects.filter(public_id__in=[e.details["lot"] for e in entries])
-    }
     now = timezone.now()
-    for (order, a), entry in zip(earning, entries, strict=True):
-        order.lot = lots[entry.details["lot"]]
+    for (order, a), (_entry, lot) in zip(earning, earned, strict=True):
+        order.lot = lot
         order.points = a.breakdown.points
         order.updated_at = now
     sql_update_from_values(

@@ -960,6 +960,28 @@ def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
     one item (a closed member, a key used for something else) raises and nothing is written. An account that
     owes a debt earns through points_earn, which pays the debt off first. A key that a concurrent call is
     writing raises IntegrityError (the caller retries one by one)."""
+    return _earn_many(items, lots=[None] * len(items))
+
+
+def points_earn_many_with_lots(*, items: Sequence[Earning]) -> list[tuple[PointEntry, PointLot]]:
+    """points_earn_many, with each entry's lot: those made now as they were inserted (no query to read them
+    back), the lots of replayed keys and of debt-paying earns read in one query."""
+    lots: list[PointLot | None] = [None] * len(items)
+    entries = _earn_many(items, lots=lots)
+    for lot in lots:
+        if lot is not None:  # times in UTC, as a lot read back has them (webhooks print them)
+            for name in ("earned_at", "available_at", "expires_at"):
+                if (at := getattr(lot, name)) is not None:
+                    setattr(lot, name, at.astimezone(dt.UTC))
+    if missing := [entry.details["lot"] for entry, lot in zip(entries, lots, strict=True) if lot is None]:
+        found = {str(lot.public_id): lot for lot in PointLot.objects.filter(public_id__in=missing)}
+        lots = [lot or found[entry.details["lot"]] for entry, lot in zip(entries, lots, strict=True)]
+    return list(zip(entries, lots, strict=True))
+
+
+def _earn_many(items: Sequence[Earning], *, lots: list[PointLot | None]) -> list[PointEntry]:
+    """points_earn_many's work; fills `lots` at the items' places with the lots made now (None for a replayed key
+    or a debt-paying earn)."""
     for item in items:
         _require_positive(item.points)
     keys = [item.idempotency_key for item in items]
@@ -1003,20 +1025,25 @@ def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
                 continue
             fresh.append((i, item))
         if fresh:
-            _earn_set_based(fresh, accounts=accounts, entries=entries)
+            _earn_set_based(fresh, accounts=accounts, entries=entries, lots=lots)
     for item in items:
         _refresh(item.account, accounts[item.account.pk])
     return entries
 
 
 def _earn_set_based(
-    fresh: list[tuple[int, Earning]], *, accounts: dict[int, PointsAccount], entries: list[PointEntry | None]
+    fresh: list[tuple[int, Earning]],
+    *,
+    accounts: dict[int, PointsAccount],
+    entries: list[PointEntry | None],
+    lots: list[PointLot | None],
 ) -> None:
-    """points_earn_many's inserts and update, for earnings on locked accounts that owe no debt."""
+    """points_earn_many's inserts and update, for earnings on locked accounts that owe no debt; fills in
+    `entries` and `lots` at the items' places."""
     program = program_get()
     now = timezone.now()
     expires_at = lot_expires_at(program=program, earned_at=now)
-    lots, new_entries = [], []
+    new_lots, new_entries = [], []
     for _, item in fresh:
         account = accounts[item.account.pk]
         lot = _lot_unsaved(
@@ -1042,14 +1069,14 @@ def _earn_set_based(
             entry.pending_change = item.points
         else:
             entry.available_change = item.points
-        lots.append(lot)
+        new_lots.append(lot)
         new_entries.append(entry)
-    sql_insert_many(lots)
+    sql_insert_many(new_lots)
     sql_insert_many(new_entries)
     sql_insert_many(
         [
             PointMovement(entry=e, lot=lot, available_change=e.available_change, pending_change=e.pending_change)
-            for e, lot in zip(new_entries, lots, strict=True)
+            for e, lot in zip(new_entries, new_lots, strict=True)
         ]
     )
     totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
@@ -1072,5 +1099,6 @@ def _earn_set_based(
         account.pending += pending
         account.lifetime_earned += earned
         account.last_activity_at = account.updated_at = now
-    for (i, _), entry in zip(fresh, new_entries, strict=True):
+    for (i, _), entry, lot in zip(fresh, new_entries, new_lots, strict=True):
         entries[i] = entry
+        lots[i] = lot

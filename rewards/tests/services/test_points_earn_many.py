@@ -12,7 +12,7 @@ from members.services import member_close
 from members.tests.factories import member_create
 from rewards.models import PointEntry, PointLot, Program
 from rewards.selectors import ledger_audit
-from rewards.services.ledger import Earning, points_earn, points_earn_many, points_reverse
+from rewards.services.ledger import Earning, points_earn, points_earn_many, points_earn_many_with_lots, points_reverse
 from rewards.tests.helpers import SHOP, balances, counters, earn, ledger_counts, lot_of, redeem, refused, set_program
 
 
@@ -104,6 +104,24 @@ def test_a_replayed_key_returns_the_first_entry_and_changes_nothing(db):
     entries = points_earn_many(items=[_item(account, 10, "k1"), _item(account, 5, "k2")])
     assert lot_of(entries[0]) == first and entries[1].available_change == 5
     assert balances(account) == counters(available=15, lifetime_earned=15)
+
+
+def test_with_lots_each_entry_comes_with_its_lot_as_stored(db, django_assert_num_queries):
+    account = member_create().points_account
+    first = earn(account, 10, key="k1")
+    earned = points_earn_many_with_lots(items=[_item(account, 10, "k1"), _item(account, 5, "k2")])
+    assert [lot for _, lot in earned] == [first, lot_of(earned[1][0])]
+    for entry, lot in earned:
+        stored = PointLot.objects.get(pk=lot.pk)
+        assert str(lot.public_id) == entry.details["lot"]
+        assert (lot.points, lot.state, lot.available_at, lot.expires_at) == (
+            stored.points,
+            stored.state,
+            stored.available_at,
+            stored.expires_at,
+        )
+    with django_assert_num_queries(9):  # no query reads the new lots back
+        points_earn_many_with_lots(items=[_item(account, 3, "k3"), _item(account, 4, "k4")])
 
 
 def test_a_key_used_for_something_else_refuses_the_whole_call(db):
