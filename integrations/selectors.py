@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -130,9 +132,22 @@ def members_trusted_by_email() -> QuerySet[Member]:
     return Member.objects.filter(~Q(joined_via="web") | Exists(confirmed))
 
 
-def _first_purchase_recorded(member_ref: str = "pk") -> Exists:
-    """Whether the member's `first_purchase` event is recorded (rewards.services.events), as a subquery."""
-    return Exists(MemberEvent.objects.filter(member=OuterRef(member_ref), event=EventRule.Event.FIRST_PURCHASE))
+def _first_purchase_recorded(member_column: str) -> RawSQL:
+    """Whether the member whose pk is in `member_column` has their `first_purchase` event recorded
+    (rewards.services.events), as an EXISTS over the events' (member, event) index. Raw SQL because the
+    ORM's Exists costs as much CPU to compile as a query of its own (profiled: 0.6-0.9 ms per order)."""
+    quote, events = connection.ops.quote_name, MemberEvent._meta
+    # Only table and column names from the models go into the text; the one value is a parameter.
+    return RawSQL(  # noqa: S611
+        f"EXISTS (SELECT 1 FROM {quote(events.db_table)} fp WHERE fp.{quote(events.get_field('member').column)} = "
+        f"{member_column} AND fp.{quote(events.get_field('event').column)} = %s)",
+        (EventRule.Event.FIRST_PURCHASE,),
+        output_field=BooleanField(),
+    )
+
+
+def _column(model, field: str) -> str:
+    return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(field)}"
 
 
 def order_member_find(
@@ -144,7 +159,7 @@ def order_member_find(
     the member carries `first_purchase_recorded` (whether their first_purchase event is recorded already,
     read without a lock: True stays true, False is checked again when the event is recorded)."""
     members = Member.objects.select_related("points_account").annotate(
-        first_purchase_recorded=_first_purchase_recorded()
+        first_purchase_recorded=_first_purchase_recorded(_column(Member, "id"))
     )
     if member_id is not None:
         member = members.filter(public_id=member_id).first()
@@ -156,7 +171,7 @@ def order_member_find(
     if member_external_id:
         link = (
             ShopCustomer.objects.select_related("member__points_account")
-            .annotate(first_purchase_recorded=_first_purchase_recorded("member"))
+            .annotate(first_purchase_recorded=_first_purchase_recorded(_column(ShopCustomer, "member_id")))
             .filter(shop=shop, external_id=member_external_id)
             .first()
         )
@@ -165,7 +180,7 @@ def order_member_find(
             return link.member
     if email:
         trusted = members_trusted_by_email().select_related("points_account")
-        trusted = trusted.annotate(first_purchase_recorded=_first_purchase_recorded())
+        trusted = trusted.annotate(first_purchase_recorded=_first_purchase_recorded(_column(Member, "id")))
         return trusted.filter(user__email__iexact=email).first()
     return None
 

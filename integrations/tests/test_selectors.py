@@ -106,3 +106,24 @@ def test_an_order_finds_a_member_a_shop_registered_by_email(shop):
 
     member, _ = member_upsert(shop=shop, email="bo@example.com")
     assert order_member_find(shop=shop, email="bo@example.com") == member
+
+
+def test_the_member_an_order_finds_says_whether_their_first_purchase_is_recorded(shop, django_assert_num_queries):
+    """order_record skips the first_purchase event's own lookup when this says it is recorded: it must be
+    true exactly when the event exists, however the member was found, in the one query of the lookup."""
+    from integrations.selectors import order_member_find
+    from integrations.services.members import member_upsert
+    from rewards.services.events import event_first_purchase_record
+
+    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
+    other, _ = member_upsert(shop=shop, external_id="cust-2", email="bo@example.com")
+    ways = [{"member_id": member.public_id}, {"member_external_id": "cust-1"}, {"email": "ana@example.com"}]
+    for way in ways:
+        with django_assert_num_queries(1):
+            found = order_member_find(shop=shop, **way)
+        assert found == member and found.first_purchase_recorded is False
+    event_first_purchase_record(member=other, shop=shop, occurred_at=other.joined_at)  # someone else's
+    assert not any(order_member_find(shop=shop, **way).first_purchase_recorded for way in ways)
+    event_first_purchase_record(member=member, shop=shop, occurred_at=member.joined_at)
+    for way in ways:
+        assert order_member_find(shop=shop, **way).first_purchase_recorded is True
