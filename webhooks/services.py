@@ -160,6 +160,12 @@ for _model in (WebhookEndpoint, Shop):
     )
 
 
+def shop_known_without_endpoints(shop_pk: int) -> bool:
+    """Whether this process already knows the shop has no active endpoint (its events would write nothing), so
+    a caller may skip building their data. False means only "not known": publish as usual."""
+    return _shops_without_endpoints.peek(shop_pk, False)
+
+
 def _endpoints_by_shop(shop_pks: set[int]) -> dict[int, list[tuple[int, list]]]:
     """Active endpoints of active shops, at most one query: {shop pk: [(endpoint pk, events)]}."""
     found = defaultdict(list)

@@ -41,7 +41,7 @@ from rewards.services.earning import Breakdown
 from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, Earning, points_earn_many_with_lots
 from rewards.services.program import pending_until
-from webhooks.services import events_publish, order_points_awarded_data
+from webhooks.services import events_publish, order_points_awarded_data, shop_known_without_endpoints
 
 ORDERS_BATCH_MAX = 500
 
@@ -257,14 +257,15 @@ def _after_earning(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> Non
     `order.points_awarded` per order (the balance in it is the member's once all the batch's orders earned),
     and the member's `first_purchase` event for the first of their orders in the request, unless they had
     one before (one query finds those; each first purchase is then recorded by rewards.services.events)."""
-    events_publish(
-        (
-            shop.pk,
-            "order.points_awarded",
-            order_points_awarded_data(order=order, member=a.member, account=a.member.points_account),
+    if not shop_known_without_endpoints(shop.pk):  # most shops have none: no data to build for nobody
+        events_publish(
+            (
+                shop.pk,
+                "order.points_awarded",
+                order_points_awarded_data(order=order, member=a.member, account=a.member.points_account),
+            )
+            for order, a in earning
         )
-        for order, a in earning
-    )
     members = {a.member.pk: a.member for _, a in earning}
     purchased_before = set(
         MemberEvent.objects.filter(member__in=members, event=EventRule.Event.FIRST_PURCHASE).values_list(

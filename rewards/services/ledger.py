@@ -180,7 +180,10 @@ def _require_positive(points: int) -> None:
 
 
 def _require_member_active(account: PointsAccount, *, allow_suspended: bool = False) -> None:
-    status = account.member.status
+    _require_status_active(account.member.status, allow_suspended=allow_suspended)
+
+
+def _require_status_active(status: str, *, allow_suspended: bool = False) -> None:
     if status == "closed" or (status == "suspended" and not allow_suspended):
         raise ApplicationError(f"The member's account is {status}.", code="member_not_active")
 
@@ -992,27 +995,29 @@ def _earn_many(items: Sequence[Earning], *, lots: list[PointLot | None]) -> list
     if not items:
         return []
     with transaction.atomic():
-        accounts = {
-            account.pk: account
-            for account in PointsAccount.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("member")
+        # Locked as plain rows (the balances and the member's status), not as accounts with their members:
+        # building 500 model instances cost more than the query.
+        balances = {
+            pk: [status, *row]
+            for pk, status, *row in PointsAccount.objects.select_for_update(no_key=True, of=("self",))
             .filter(pk__in={item.account.pk for item in items})
             .order_by("pk")
-        }
+            .values_list("pk", "member__status", *_BALANCES)
+        }  # account pk -> [member status, *_BALANCES]
         earlier = set(PointEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
         entries: list[PointEntry | None] = [None] * len(items)
         fresh: list[tuple[int, Earning]] = []
         for i, item in enumerate(items):
-            account = accounts[item.account.pk]
+            row = balances[item.account.pk]
             if item.idempotency_key in earlier:
                 entries[i] = _replayed(
-                    item.idempotency_key, account_id=account.pk, kind=Kind.EARN, requested=item.points
+                    item.idempotency_key, account_id=item.account.pk, kind=Kind.EARN, requested=item.points
                 )
                 continue
-            _require_member_active(account, allow_suspended=True)
-            if account.debt:
+            _require_status_active(row[0], allow_suspended=True)
+            if row[_DEBT]:
                 entries[i] = points_earn(
-                    account=account,
+                    account=item.account,
                     points=item.points,
                     source=item.source,
                     actor=item.actor,
@@ -1022,19 +1027,25 @@ def _earn_many(items: Sequence[Earning], *, lots: list[PointLot | None]) -> list
                     available_at=item.available_at,
                     value=item.value,
                 )
+                row[1:] = [getattr(item.account, name) for name in _BALANCES]  # as points_earn left them
                 continue
             fresh.append((i, item))
         if fresh:
-            _earn_set_based(fresh, accounts=accounts, entries=entries, lots=lots)
+            _earn_set_based(fresh, balances=balances, entries=entries, lots=lots)
     for item in items:
-        _refresh(item.account, accounts[item.account.pk])
+        for name, value in zip(_BALANCES, balances[item.account.pk][1:], strict=True):
+            setattr(item.account, name, value)
     return entries
+
+
+_BALANCES = ("available", "pending", "debt", "lifetime_earned", "lifetime_redeemed", "lifetime_expired")
+_DEBT = 1 + _BALANCES.index("debt")  # its place in a points_earn_many balances row
 
 
 def _earn_set_based(
     fresh: list[tuple[int, Earning]],
     *,
-    accounts: dict[int, PointsAccount],
+    balances: dict[int, list],
     entries: list[PointEntry | None],
     lots: list[PointLot | None],
 ) -> None:
@@ -1045,9 +1056,8 @@ def _earn_set_based(
     expires_at = lot_expires_at(program=program, earned_at=now)
     new_lots, new_entries = [], []
     for _, item in fresh:
-        account = accounts[item.account.pk]
         lot = _lot_unsaved(
-            account,
+            item.account,
             program=program,
             points=item.points,
             source=item.source,
@@ -1058,7 +1068,7 @@ def _earn_set_based(
             value=item.value,
         )
         entry = _entry(
-            account,
+            item.account,
             kind=Kind.EARN,
             actor=item.actor,
             key=item.idempotency_key,
@@ -1093,12 +1103,12 @@ def _earn_set_based(
         "lifetime_earned = t.lifetime_earned + v.earned, last_activity_at = %s, updated_at = %s",
         params=[sql_value(now), sql_value(now)],
     )
+    at = {name: 1 + _BALANCES.index(name) for name in ("available", "pending", "lifetime_earned")}
     for pk, (available, pending, earned) in totals.items():
-        account = accounts[pk]
-        account.available += available
-        account.pending += pending
-        account.lifetime_earned += earned
-        account.last_activity_at = account.updated_at = now
+        row = balances[pk]
+        row[at["available"]] += available
+        row[at["pending"]] += pending
+        row[at["lifetime_earned"]] += earned
     for (i, _), entry, lot in zip(fresh, new_entries, new_lots, strict=True):
         entries[i] = entry
         lots[i] = lot
