@@ -1,7 +1,9 @@
 import pytest
 from django.core.cache import cache
 
+from integrations.services.members import member_upsert
 from integrations.services.shops import api_key_create, shop_create
+from integrations.tests.helpers import api_client
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +16,19 @@ def _fresh_cache():
 @pytest.fixture
 def shop(db):
     return shop_create(name="Webshop NL", currency="EUR", time_zone="Europe/Amsterdam")
+
+
+@pytest.fixture
+def api(shop):
+    """A client with a read and write key of `shop`."""
+    return api_client(shop, "read", "write")
+
+
+@pytest.fixture
+def member(shop):
+    """Ana, a customer of `shop` with the shop's id cust-1."""
+    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
+    return member
 
 
 @pytest.fixture

@@ -11,30 +11,13 @@ from rest_framework.test import APIClient
 from core.tests.concurrency import run_at_once
 from integrations.services.members import member_upsert
 from integrations.services.shops import api_key_create, shop_create
+from integrations.tests.helpers import api_client
 from members.services import member_close
 from rewards.models import EventAward, EventRule, MemberEvent, PointEntry, PointLot
 from rewards.selectors import ledger_audit, program_get
 from rewards.services.ledger import Actor
 
 URL = "/api/v1/events"
-
-
-def _client(shop, *scopes) -> APIClient:
-    _, plaintext = api_key_create(shop=shop, name="k", scopes=scopes)
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=plaintext)
-    return client
-
-
-@pytest.fixture
-def api(shop):
-    return _client(shop, "read", "write")
-
-
-@pytest.fixture
-def member(shop):
-    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
-    return member
 
 
 @pytest.fixture
@@ -169,7 +152,7 @@ def test_external_ids_are_per_shop(api, member, review, shop):
     other = shop_create(name="Other shop")
     member_upsert(shop=other, external_id="cust-1", email="ana@example.com")
     api.post(URL, body(), format="json")
-    response = _client(other, "write").post(URL, body(), format="json")
+    response = api_client(other, "write").post(URL, body(), format="json")
     assert response.status_code == 201 and response.json()["status"] == "limit_reached"
 
 
@@ -217,14 +200,14 @@ def test_not_json_is_400(api):
 def test_no_key_is_401_and_a_read_only_key_is_403(shop, member, review):
     before = _counts()
     _error(APIClient().post(URL, body(), format="json"), 401, "not_authenticated")
-    _error(_client(shop, "read").post(URL, body(), format="json"), 403, "insufficient_scope")
+    _error(api_client(shop, "read").post(URL, body(), format="json"), 403, "insufficient_scope")
     assert _counts() == before
 
 
 def test_another_shops_customer_is_404(member, review):
     other = shop_create(name="Other shop")
     before = _counts()
-    api = _client(other, "write")
+    api = api_client(other, "write")
     _error(api.post(URL, body(), format="json"), 404, "not_found")
     _error(
         api.post(URL, body(member_external_id=..., member_id=str(member.public_id)), format="json"), 404, "not_found"

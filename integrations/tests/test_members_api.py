@@ -12,6 +12,7 @@ from core.tests.concurrency import run_at_once
 from integrations.models import ShopCustomer
 from integrations.services.members import member_upsert
 from integrations.services.shops import api_key_create, shop_create
+from integrations.tests.helpers import api_client
 from members.models import Member, User
 from members.services import member_close
 from members.tests.factories import member_create
@@ -26,13 +27,6 @@ URL = "/api/v1/members"
 def api(shop, make_key):
     """An APIClient with a read+write+adjust key of `shop`."""
     _, plaintext = make_key(shop, "read", "write", "adjust")
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=plaintext)
-    return client
-
-
-def _client(shop, *scopes) -> APIClient:
-    _, plaintext = api_key_create(shop=shop, name="k", scopes=scopes)
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=plaintext)
     return client
@@ -154,7 +148,9 @@ def test_post_closed_member_is_422(api, shop):
 def test_post_needs_a_key_and_the_write_scope(shop):
     _error(APIClient().post(URL, {"email": "a@example.com"}, format="json"), 401, "not_authenticated")
     _error(
-        _client(shop, "read", "adjust").post(URL, {"email": "a@example.com"}, format="json"), 403, "insufficient_scope"
+        api_client(shop, "read", "adjust").post(URL, {"email": "a@example.com"}, format="json"),
+        403,
+        "insufficient_scope",
     )
     assert not Member.objects.exists()
 
@@ -236,7 +232,7 @@ def test_unknown_member_is_404(api, ana):
 
 def test_another_shops_customer_is_404_everywhere(ana, api):
     other = shop_create(name="Partner cafe", kind="partner")
-    client = _client(other, "read", "write", "adjust")
+    client = api_client(other, "read", "write", "adjust")
     _error(client.get(f"{URL}/{ana.public_id}"), 404, "not_found")
     _error(client.get(URL, {"external_id": "cust-1"}), 404, "not_found")
     _error(client.get(URL, {"email": "ana@example.com"}), 404, "not_found")
@@ -257,7 +253,7 @@ def test_a_web_member_is_visible_only_after_the_shop_registers_them(api, shop):
 def test_get_needs_a_key_and_the_read_scope(shop, ana):
     _error(APIClient().get(f"{URL}/{ana.public_id}"), 401, "not_authenticated")
     _error(APIClient().get(f"{URL}/{ana.public_id}", HTTP_X_API_KEY="lk_live_nope"), 401, "invalid_api_key")
-    write_only = _client(shop, "write", "adjust")
+    write_only = api_client(shop, "write", "adjust")
     _error(write_only.get(f"{URL}/{ana.public_id}"), 403, "insufficient_scope")
     _error(write_only.get(URL, {"external_id": "cust-1"}), 403, "insufficient_scope")
     _error(write_only.get(f"{URL}/{ana.public_id}/activity"), 403, "insufficient_scope")
@@ -352,7 +348,7 @@ def test_adjustment_key_reused_with_another_body_is_409(api, ana):
 def test_adjustment_keys_are_per_shop(api, ana, shop):
     other = shop_create(name="Store Utrecht", kind="store")
     member_upsert(shop=other, email="ana@example.com")
-    client = _client(other, "adjust")
+    client = api_client(other, "adjust")
     body = {"points": 5, "reason": "A", "idempotency_key": "k"}
     assert api.post(_adjust_url(ana), body, format="json").status_code == 201
     assert client.post(_adjust_url(ana), {**body, "points": 7}, format="json").status_code == 201
@@ -404,7 +400,7 @@ def test_adjustment_malformed_is_400_and_writes_nothing(api, ana, body, header):
 
 
 def test_adjustment_needs_the_adjust_scope(shop, ana):
-    client = _client(shop, "read", "write")
+    client = api_client(shop, "read", "write")
     _error(
         client.post(_adjust_url(ana), {"points": 5, "reason": "x", "idempotency_key": "k"}, format="json"),
         403,

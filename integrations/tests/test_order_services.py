@@ -44,12 +44,6 @@ def order_data(external_id="o-1", **overrides):
     return data
 
 
-@pytest.fixture
-def member(shop):
-    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
-    return member
-
-
 @pytest.fixture(autouse=True)
 def _audit(db):
     yield

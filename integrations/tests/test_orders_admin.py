@@ -34,12 +34,6 @@ def admin_client(client, db):
 
 
 @pytest.fixture
-def member(shop):
-    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
-    return member
-
-
-@pytest.fixture
 def order(shop, member, rules):
     order, _ = order_record(shop=shop, data=order_data("o-1"))
     order_refund(order=order, external_id="r-1", lines=[{"sku": "B", "quantity": Decimal("1")}])

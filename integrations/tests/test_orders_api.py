@@ -8,30 +8,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import Order, Refund, ShopCustomer
-from integrations.services.members import member_upsert
-from integrations.services.shops import api_key_create, shop_create
+from integrations.services.shops import shop_create
+from integrations.tests.helpers import api_client
 from rewards.models import EarningRule, PointEntry, PointLot
 from rewards.selectors import ledger_audit, program_get
 
 URL = "/api/v1/orders"
-
-
-def _client(shop, *scopes) -> APIClient:
-    _, plaintext = api_key_create(shop=shop, name="k", scopes=scopes)
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=plaintext)
-    return client
-
-
-@pytest.fixture
-def api(shop):
-    return _client(shop, "read", "write")
-
-
-@pytest.fixture
-def member(shop):
-    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
-    return member
 
 
 @pytest.fixture(autouse=True)
@@ -162,7 +144,7 @@ def test_post_order_without_a_key_is_401(member, rules):
 
 
 def test_post_order_with_a_read_only_key_is_403(shop, member, rules):
-    _error(_client(shop, "read").post(URL, body(), format="json"), 403, "insufficient_scope")
+    _error(api_client(shop, "read").post(URL, body(), format="json"), 403, "insufficient_scope")
     assert not Order.objects.exists()
 
 
@@ -354,7 +336,7 @@ def test_a_malformed_refund_is_400(api, member, rules, payload):
 
 def test_shop_a_cannot_refund_or_cancel_shop_bs_order(api, member, rules):
     api.post(URL, body(), format="json")
-    other = _client(shop_create(name="Shop B"), "read", "write")
+    other = api_client(shop_create(name="Shop B"), "read", "write")
     _error(other.post(refunds_url(), {"external_id": "r-1", "amount": "1.00"}, format="json"), 404, "not_found")
     _error(other.post(f"{URL}/o-1/cancel", format="json"), 404, "not_found")
     assert not Refund.objects.exists() and Order.objects.get().status == "awarded"
@@ -366,7 +348,7 @@ def test_refund_of_an_unknown_order_is_404(api, rules):
 
 def test_a_read_only_key_cannot_refund_or_cancel(shop, api, member, rules):
     api.post(URL, body(), format="json")
-    reader = _client(shop, "read")
+    reader = api_client(shop, "read")
     _error(
         reader.post(refunds_url(), {"external_id": "r-1", "amount": "1.00"}, format="json"), 403, "insufficient_scope"
     )
@@ -413,7 +395,7 @@ def test_simulate_says_what_it_would_earn_and_writes_nothing(shop, member, rules
     program = program_get()
     program.pending_days = 14
     program.save()
-    reader = _client(shop, "read")
+    reader = api_client(shop, "read")
     reader.get("/api/v1/shop")
     before = _counts()
     payload = body(placed_at=timezone.now().isoformat())
