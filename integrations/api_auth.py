@@ -15,7 +15,9 @@ import re
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache import cache as default_cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -93,6 +95,25 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), int(multiple or 1) * _SECONDS[unit]
 
 
+def _window_count(cache, key: str, *, timeout: int) -> int:
+    """Count one more request in the window's counter and return the count.
+
+    On Django's Redis cache this is one round trip: a pipeline of SET NX EX (the window's first request
+    starts the counter with its expiry) and INCR. Other caches (LocMem in tests) use add/incr.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS] if cache is default_cache else cache  # the proxy hides the class
+    if isinstance(backend, RedisCache):
+        cache_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(cache_key, write=True).pipeline(transaction=False)
+        pipe.set(cache_key, 0, ex=timeout, nx=True)
+        pipe.incr(cache_key)
+        return int(pipe.execute()[1])
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first request: start its counter, unless another process just did
+        return 1 if cache.add(key, 1, timeout=timeout) else cache.incr(key)
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     """At most settings.API_RATE_LIMIT requests per key per window (fixed windows, a counter in the cache).
 
@@ -103,7 +124,7 @@ class ApiKeyRateThrottle(BaseThrottle):
     Requests without an API key are not counted here (they are refused before).
     """
 
-    cache = cache
+    cache = default_cache
 
     def allow_request(self, request, view) -> bool:
         api_key = request.auth
@@ -113,12 +134,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         now = _clock()
         window = int(now // period)
         key = f"api-rate:{api_key.public_id}:{period}:{window}"
-        # incr first: once the window's counter exists (every request but its first) that is the only
-        # cache call (two Redis round trips, EXISTS and INCR); an add before it was a third on every request.
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the window's first request: start its counter, unless another process just did
-            count = 1 if self.cache.add(key, 1, timeout=period + 1) else self.cache.incr(key)
+        count = _window_count(self.cache, key, timeout=period + 1)
         self._wait = (window + 1) * period - now
         return count <= limit
 

@@ -166,3 +166,55 @@ def test_has_scope_keeps_no_state_between_requests(db, shop, make_key):
     call(WriteView, method="post")  # no key: 401
     response = call(WriteView, plaintext, method="post")
     assert response.data["error"]["message"] == "This API key lacks the 'write' scope."
+
+
+def _redis_cache_url() -> str | None:
+    """A scratch Redis db for the rate-limit tests against the real cache backend, or None (skip)."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/14"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).flushdb()
+    except redis.RedisError:
+        return None
+    return url
+
+
+@pytest.fixture
+def redis_cache():
+    url = _redis_cache_url()
+    if url is None:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    ):
+        yield url
+
+
+def test_on_redis_the_rate_limit_is_one_round_trip_and_keeps_its_limit_and_expiry(
+    shop, make_key, redis_cache, monkeypatch
+):
+    import redis
+    from django.core.cache import cache
+
+    from integrations import api_auth
+
+    api_key, plaintext = make_key(shop, "read")
+    clock = [1_000_000_040.0]
+    monkeypatch.setattr(api_auth, "_clock", lambda: clock[0])
+    executed = []
+    real_execute = redis.client.Pipeline.execute
+    monkeypatch.setattr(
+        redis.client.Pipeline, "execute", lambda self, *a, **k: executed.append(1) or real_execute(self, *a, **k)
+    )
+    with override_settings(API_RATE_LIMIT="2/min"):
+        assert [call(ReadView, plaintext).status_code for _ in range(2)] == [200, 200]
+        response = call(ReadView, plaintext)
+        assert response.status_code == 429 and response["Retry-After"] == "40"
+        assert len(executed) == 3  # one pipeline per request
+        key = f"api-rate:{api_key.public_id}:60:{int(clock[0] // 60)}"
+        assert cache.get(key) == 3
+        raw_ttl = redis.Redis.from_url(redis_cache).ttl(cache.make_and_validate_key(key))
+        assert 0 < raw_ttl <= 61
+        clock[0] += 40  # the next window has its own counter
+        assert call(ReadView, plaintext).status_code == 200
