@@ -218,3 +218,21 @@ def test_on_redis_the_rate_limit_is_one_round_trip_and_keeps_its_limit_and_expir
         assert 0 < raw_ttl <= 61
         clock[0] += 40  # the next window has its own counter
         assert call(ReadView, plaintext).status_code == 200
+
+
+def test_the_key_lookup_builds_the_same_key_and_shop_as_the_orm(shop, make_key):
+    from django.utils import timezone
+
+    from integrations.models import ApiKey
+    from integrations.selectors import api_key_authenticate
+    from integrations.services.shops import api_key_mark_used
+
+    api_key, plaintext = make_key(shop, "read", "write")
+    api_key_mark_used(api_key=api_key, now=timezone.now())
+    found = api_key_authenticate(plaintext)
+    expected = ApiKey.objects.select_related("shop").get(pk=api_key.pk)
+    for field in ApiKey._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    for field in type(shop)._meta.concrete_fields:
+        assert getattr(found.shop, field.attname) == getattr(expected.shop, field.attname), field.name
+    assert found.last_used_at.tzinfo is not None and not found._state.adding and found.scopes == ("read", "write")
