@@ -1,4 +1,5 @@
-"""Load a demo program: settings, a staff login and a few members with some history. Safe to run again."""
+"""Load a demo program: settings, a staff login, a few members with some history and a demo shop with an
+API key. Safe to run again."""
 
 import datetime as dt
 
@@ -6,6 +7,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.models import Shop
+from integrations.services.members import member_upsert
+from integrations.services.shops import api_key_create, shop_create
 from members.models import Member, User
 from members.services import member_signup
 from rewards.models import PointLot, Program
@@ -15,6 +19,8 @@ from rewards.services.ledger import Actor, points_earn, points_redeem, points_re
 # Demo logins for a local portal only; the README lists them.
 STAFF_EMAIL, STAFF_PASSWORD = "staff@example.com", "demo-staff-password"  # noqa: S105
 MEMBER_PASSWORD = "demo-member-password"  # noqa: S105
+DEMO_SHOP = "Demo Webshop"
+DEMO_KEY_NAME = "Demo key"
 MEMBERS = [
     ("ada@example.com", "Ada", "Lovelace", [120, 80, 300], 150),
     ("grace@example.com", "Grace", "Hopper", [60, 45], 0),
@@ -49,6 +55,7 @@ class Command(BaseCommand):
                 member = member_signup(user=user, first_name=first, last_name=last, marketing_consent=True)
                 self._history(member, orders, spend)
                 self.stdout.write(f"Member {first} {last}: {len(orders)} orders.")
+            api_key = self._shop()
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -59,6 +66,29 @@ class Command(BaseCommand):
                 "  API docs:     http://127.0.0.1:8000/api/docs/ (schema: /api/v1/schema/)\n"
             )
         )
+        if api_key:
+            self.stdout.write(
+                f"  API key of '{DEMO_SHOP}' (shown only now; read, write and adjust):\n    {api_key}\n"
+                "  Try: curl -H 'X-Api-Key: <key>' http://127.0.0.1:8000/api/v1/members?email=ada@example.com\n"
+            )
+        else:
+            self.stdout.write(
+                f"  '{DEMO_SHOP}' has its API key from an earlier run; make another in the admin (Shops) or with "
+                "manage.py shop_create.\n"
+            )
+
+    def _shop(self) -> str | None:
+        """The demo shop, its customers (the demo members, by their e-mail) and, the first time, its API key,
+        whose plaintext is returned once."""
+        shop = Shop.objects.filter(name=DEMO_SHOP).first()
+        if shop is None:
+            shop = shop_create(name=DEMO_SHOP, currency="EUR", time_zone="Europe/Amsterdam")
+        for i, (email, *_rest) in enumerate(MEMBERS, start=1):
+            member_upsert(shop=shop, external_id=f"demo-customer-{i}", email=email)
+        if shop.api_keys.filter(name=DEMO_KEY_NAME).exists():
+            return None
+        _, plaintext = api_key_create(shop=shop, name=DEMO_KEY_NAME, scopes=("read", "write", "adjust"))
+        return plaintext
 
     def _history(self, member, orders, spend):
         account = member.points_account
