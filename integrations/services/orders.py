@@ -62,6 +62,29 @@ def _order_replayed(*, shop: Shop, external_id: str, fingerprint: str) -> Order 
     return order
 
 
+def _order_build(*, shop: Shop, data: dict, member: Member | None, lines: list, breakdown, fingerprint: str) -> Order:
+    """The unsaved order row for cleaned order data: one place for both order_record and the batch."""
+    return Order(
+        shop=shop,
+        external_id=data["external_id"],
+        member=member,
+        member_external_id=data["member_external_id"] or "",
+        email=data["email"] or "",
+        currency=data["currency"],
+        total=data["total"],
+        subtotal=data["subtotal"],
+        tax=data["tax"],
+        shipping=data["shipping"],
+        discount=data["discount"],
+        placed_at=data["placed_at"],
+        lines=lines,
+        coupon_codes=data["coupon_codes"],
+        breakdown=breakdown.as_dict(),
+        status=Order.Status.AWARDED if member is not None else Order.Status.UNMATCHED,
+        fingerprint=fingerprint,
+    )
+
+
 def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
     """Record a shop's order and earn its points (one lot, pending for the program's return window), all in
     one transaction; returns (order, created). The same external_id with the same body returns the first
@@ -97,23 +120,12 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
         with transaction.atomic():
             # The order's row first, then the member's account (the lock order orders_batch relies on): a
             # copy of this request in flight waits here and then fails on the constraint.
-            order = Order(
+            order = _order_build(
                 shop=shop,
-                external_id=external_id,
+                data=data,
                 member=member,
-                member_external_id=data["member_external_id"] or "",
-                email=data["email"] or "",
-                currency=data["currency"],
-                total=data["total"],
-                subtotal=data["subtotal"],
-                tax=data["tax"],
-                shipping=data["shipping"],
-                discount=data["discount"],
-                placed_at=data["placed_at"],
                 lines=_canonical(data["lines"]),
-                coupon_codes=data["coupon_codes"],
-                breakdown=breakdown.as_dict(),
-                status=Order.Status.AWARDED if member is not None else Order.Status.UNMATCHED,
+                breakdown=breakdown,
                 fingerprint=fingerprint,
             )
             order.save(force_insert=True)

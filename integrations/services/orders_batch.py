@@ -32,6 +32,7 @@ from integrations.services.orders import (
     ORDER_POINTS_MAX,
     _canonical,
     _idempotency_conflict,
+    _order_build,
     order_record,
 )
 from members.models import Member
@@ -287,24 +288,8 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
     orders = []
     for a in accepted:
         data = a.data
-        order = Order(
-            shop=shop,
-            external_id=data["external_id"],
-            member=a.member,
-            member_external_id=data["member_external_id"] or "",
-            email=data["email"] or "",
-            currency=data["currency"],
-            total=data["total"],
-            subtotal=data["subtotal"],
-            tax=data["tax"],
-            shipping=data["shipping"],
-            discount=data["discount"],
-            placed_at=data["placed_at"],
-            lines=a.lines,
-            coupon_codes=data["coupon_codes"],
-            breakdown=a.breakdown.as_dict(),
-            status=Order.Status.AWARDED if a.member is not None else Order.Status.UNMATCHED,
-            fingerprint=a.fingerprint,
+        order = _order_build(
+            shop=shop, data=data, member=a.member, lines=a.lines, breakdown=a.breakdown, fingerprint=a.fingerprint
         )
         orders.append(order)
     sql_insert_many(orders)

@@ -10,7 +10,6 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from core.exceptions import ApplicationError
 from core.tests.concurrency import run_at_once
@@ -19,7 +18,8 @@ from integrations.services import orders_batch
 from integrations.services.members import member_upsert
 from integrations.services.orders import order_record
 from integrations.services.orders_batch import orders_record_batch
-from integrations.services.shops import api_key_create, shop_create
+from integrations.services.shops import shop_create
+from integrations.tests.helpers import api_client
 from members.models import Member, User
 from members.services import member_close, member_signup
 from rewards.models import (
@@ -42,28 +42,10 @@ URL = "/api/v1/orders/batch"
 PLACED_AT = "2026-11-01T10:00:00+01:00"
 
 
-def _client(shop, *scopes) -> APIClient:
-    _, plaintext = api_key_create(shop=shop, name="k", scopes=scopes)
-    client = APIClient()
-    client.credentials(HTTP_X_API_KEY=plaintext)
-    return client
-
-
-@pytest.fixture
-def api(shop):
-    return _client(shop, "read", "write")
-
-
 @pytest.fixture(autouse=True)
 def _audit(db):
     yield
     assert ledger_audit() == []
-
-
-@pytest.fixture
-def member(shop):
-    member, _ = member_upsert(shop=shop, external_id="cust-1", email="ana@example.com")
-    return member
 
 
 def body(external_id="o-1", **overrides):
@@ -479,7 +461,7 @@ def test_the_service_refuses_duplicates_and_oversized_batches(shop, member, rule
 
 
 def test_needs_the_write_scope(shop, member, rules):
-    response = _client(shop, "read").post(URL, {"orders": [body()]}, format="json")
+    response = api_client(shop, "read").post(URL, {"orders": [body()]}, format="json")
     _error(response, 403, "insufficient_scope")
     assert Order.objects.count() == 0
 
