@@ -3,8 +3,7 @@ read-only: they change only through the API). Every role views them: a support a
 points for order X", an accountant traces points to the sales they came from, read-only staff see everything.
 
 Adds only these three view permissions and leaves the groups' others alone (0002 sets those). Reversing
-removes them. Numbered 0007, depending on 0005: 0006 is left to the order batch work, which was being built
-at the same time; if both exist, a merge migration joins them.
+removes them. (There is no 0006: the number was kept free for work that in the end needed no migration.)
 """
 
 import importlib
