@@ -18,6 +18,7 @@ from integrations.models import ApiKey, Order, Shop, ShopCustomer
 from members.models import Member
 from rewards.models import EarningRule, EventRule, MemberEvent, PointEntry, PointLot, PointsAccount
 from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
+from rewards.services.boosts import BoostsConfig, boosts_load, order_boosts
 from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, evaluate_order
 from rewards.services.program import pending_until
 
@@ -232,11 +233,17 @@ def order_placed_at(placed_at: dt.datetime, now: dt.datetime | None = None) -> d
 
 
 def order_evaluate(
-    *, shop: Shop, data: dict, member: Member | None, rules: list[EarningRule] | None = None
+    *,
+    shop: Shop,
+    data: dict,
+    member: Member | None,
+    rules: list[EarningRule] | None = None,
+    boosts: BoostsConfig | None = None,
 ) -> Breakdown:
     """The points an order (validated data as integrations.services.orders.order_record takes it) earns under
-    today's rules for this shop, its currency and its placing time (one query). `rules`: those rules when the
-    caller already has them (a batch loads them once: integrations.services.orders_batch)."""
+    today's rules for this shop, its currency and its placing time, with the member's tier and the campaigns
+    in force (rewards.services.boosts). `rules` and `boosts`: those when the caller already has them (a batch
+    loads them once: integrations.services.orders_batch)."""
     at = order_placed_at(data["placed_at"])
     shop_id = str(shop.public_id)
     if rules is None:
@@ -262,8 +269,11 @@ def order_evaluate(
         ),
         shop_id=shop_id,
     )
+    if boosts is None:
+        boosts = boosts_load()
+    extra = order_boosts(boosts, account=member and member.points_account, order=order, at=at, shop_id=shop_id)
     context = MemberContext(member_id=None if member is None else str(member.public_id))
-    return evaluate_order(order, rules, member=context, now=at)
+    return evaluate_order(order, [*rules, *extra.rules], member=context, now=at, multipliers=extra.multipliers)
 
 
 def order_get(*, shop: Shop, external_id: str) -> Order | None:

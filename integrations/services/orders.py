@@ -16,6 +16,7 @@ from integrations.selectors import order_data_clean, order_evaluate, order_membe
 from members.models import Member
 from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_get
+from rewards.services.boosts import Earned, order_earned
 from rewards.services.earning import points_to_reverse
 from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, points_earn_with_lot, points_reverse
@@ -148,6 +149,7 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 Order.objects.filter(pk=order.pk).update(
                     lot=order.lot, points=order.points, updated_at=order.updated_at
                 )
+                order_earned(Earned(member=member, order=order, breakdown=order.breakdown))
                 _points_awarded_publish(order, member)
                 if not getattr(member, "first_purchase_recorded", False):  # one query spared on every later order
                     event_first_purchase_record(member=member, shop=shop, occurred_at=placed_at)
@@ -287,6 +289,7 @@ def _order_earn(order: Order, member: Member) -> None:
         program=program,
     )
     order.points = points
+    order_earned(Earned(member=member, order=order, breakdown=order.breakdown))
     event_first_purchase_record(member=member, shop=order.shop, occurred_at=placed_at)
     # Refunds recorded while the order was unmatched took back nothing then; they take their share now.
     lines_before: list[tuple[str, Decimal]] = []

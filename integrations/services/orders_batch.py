@@ -38,6 +38,7 @@ from integrations.services.orders import (
 from members.models import Member
 from rewards.models import EarningRule, EventRule, MemberEvent, PointLot
 from rewards.selectors import program_get
+from rewards.services.boosts import Earned, boosts_load, orders_earned
 from rewards.services.earning import Breakdown
 from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, Earning, points_earn_many_with_lots
@@ -125,6 +126,7 @@ def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatc
         if todo
         else []
     )
+    boosts = boosts_load()
     accepted = []
     for i, member in zip(todo, members, strict=True):
         data = cleaned[i]
@@ -132,7 +134,7 @@ def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatc
             if isinstance(member, ApplicationError):
                 raise member
             breakdown = order_evaluate(
-                shop=shop, data=data, member=member, rules=_rules_for(rules, shop=shop, data=data)
+                shop=shop, data=data, member=member, rules=_rules_for(rules, shop=shop, data=data), boosts=boosts
             )
             _check_earnable(breakdown, member)
         except ApplicationError as error:
@@ -330,5 +332,6 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
         set_sql="lot_id = v.lot_id, points = v.points, updated_at = %s",
         params=[sql_value(now)],
     )
+    orders_earned([Earned(member=a.member, order=order, breakdown=order.breakdown) for order, a in earning])
     _after_earning(shop=shop, earning=earning)
     return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]

@@ -1,0 +1,3 @@
+"""The rewards catalogue, redemptions and their coupons, and store credit."""
+
+__all__: list[str] = []
