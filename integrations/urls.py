@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from integrations.apis import rewards as rewards_apis
 from integrations.apis.events import EventCreateApi
 from integrations.apis.members import MemberActivityApi, MemberAdjustmentApi, MemberDetailApi, MembersApi
 from integrations.apis.orders import OrderCancelApi, OrderCreateApi, OrderRefundApi, OrderSimulateApi
@@ -21,4 +22,6 @@ urlpatterns = [
     # `path`: a shop's order id may contain slashes (sent as %2F).
     path("orders/<path:external_id>/refunds", OrderRefundApi.as_view(), name="order-refunds"),
     path("orders/<path:external_id>/cancel", OrderCancelApi.as_view(), name="order-cancel"),
+    # The rewards catalogue, redemptions and coupons: integrations/apis/rewards.py lists its own paths.
+    *rewards_apis.urlpatterns,
 ]

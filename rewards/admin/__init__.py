@@ -931,3 +931,7 @@ class MemberEventAdmin(ProgramTimeZoneMixin, MemberSearchMixin, ReadOnlyAdminMix
     @admin.display(description=_("member"))
     def member_link(self, event):
         return admin_link(event.member, member_label(event.member))
+
+
+# The admin screens of each part of the engine register themselves on import.
+from rewards.admin import campaigns, catalogue, tiers  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Admin screens for the rewards catalogue, redemptions, coupons and store credit."""

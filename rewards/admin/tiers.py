@@ -1,0 +1,1 @@
+"""Admin screens for tiers and members' tier history."""

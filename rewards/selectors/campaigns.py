@@ -1,0 +1,1 @@
+"""Reads of campaigns and segments."""

@@ -1,0 +1,1 @@
+"""Reads of the rewards catalogue, redemptions, coupons and store credit."""

@@ -1,0 +1,1 @@
+"""Reads of tiers and members' tier history."""
