@@ -113,7 +113,7 @@ class Multiplier:
 class Contribution:
     """What one rule (or outside multiplier) added to a line; negative for a multiplier below 1."""
 
-    source: str  # "rule", a Multiplier's source ("tier", "campaign"), or "floor" (kept a line at 0)
+    source: str  # "rule" (or a rule's own `source`: "campaign"), a Multiplier's source, or "floor" (line kept at 0)
     ref: str  # the rule's or multiplier's public id ("" when none)
     name: str
     kind: str  # the rule's kind, or "multiplier"
@@ -412,11 +412,12 @@ def evaluate_order(
     base = [0] * n
 
     def record(rule, points: dict[int, int], amount: Fraction | None = None) -> None:
+        source = getattr(rule, "source", "rule")  # a campaign's bonus rule says "campaign"
         for i, p in points.items():
-            per_line[i].append(Contribution("rule", str(rule.public_id), rule.name, rule.kind, p))
+            per_line[i].append(Contribution(source, str(rule.public_id), rule.name, rule.kind, p))
         summaries.append(
             RuleSummary(
-                "rule",
+                source,
                 str(rule.public_id),
                 rule.name,
                 rule.kind,
