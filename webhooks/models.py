@@ -27,6 +27,7 @@ EVENTS = {
     "points.released": _("A linked member's pending points became available"),
     "points.expiring": _("A linked member's points expire soon"),
     "points.expired": _("A linked member's points expired"),
+    "reward.redeemed": _("A linked member redeemed a reward"),
 }
 # Sent by staff from the admin to check an endpoint; every endpoint gets it, subscribed or not.
 PING = "ping"

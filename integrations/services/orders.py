@@ -17,6 +17,7 @@ from members.models import Member
 from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_get
 from rewards.services.boosts import Earned, order_earned
+from rewards.services.coupons import coupons_order_cancelled
 from rewards.services.earning import points_to_reverse
 from rewards.services.events import event_first_purchase_record
 from rewards.services.ledger import Actor, points_earn_with_lot, points_reverse
@@ -248,6 +249,7 @@ def order_cancel(*, order: Order) -> tuple[Order, int]:
             order.points_reversed = order.points
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["points_reversed", "status", "updated_at"])
+        coupons_order_cancelled(order=order)  # the rewards' coupons it used: released, or their points refunded
         _refunded_publish(order, refund=None, points=left)
     return order, left
 

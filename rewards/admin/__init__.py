@@ -286,7 +286,7 @@ class ProgramAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
         (None, {"fields": ("name", "currency", "time_zone")}),
         (_("Earning"), {"fields": ("pending_days", "rounding", "signup_bonus")}),
         (_("Expiry"), {"fields": ("expiry_policy", "expiry_period")}),
-        (_("Refunds and transfers"), {"fields": ("reversal_policy", "transfers_enabled")}),
+        (_("Refunds and transfers"), {"fields": ("reversal_policy", "transfers_enabled", "cancelled_order_coupons")}),
         (_("Staff"), {"fields": ("staff_adjust_limit",)}),
         (None, {"fields": ("updated_at",)}),
     )

@@ -57,6 +57,12 @@ class Program(models.Model):
         help_text=_("What a refund does when the points it reverses were already spent."),
     )
     transfers_enabled = models.BooleanField(default=False, help_text=_("Members may give points to other members."))
+    cancelled_order_coupons = models.CharField(
+        max_length=16,
+        choices=[("release", _("Release the coupon (usable again)")), ("refund_points", _("Refund the points"))],
+        default="release",
+        help_text=_("When an order that used a reward's coupon is cancelled."),
+    )
     staff_adjust_limit = models.PositiveIntegerField(
         default=1000,
         help_text=_("Largest adjustment (either sign) a staff user without the unlimited permission may make."),
