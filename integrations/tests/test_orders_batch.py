@@ -498,8 +498,9 @@ def _validated(orders: list[dict]) -> list[dict]:
 # rules; a savepoint; the orders; the program; the ledger's savepoint, the accounts locked, keys replayed,
 # the program, lots, entries, movements, the accounts updated, its release (the lots it made come back with
 # the entries, not read back); the orders linked; the shop's webhook endpoints; the members' earlier purchases;
-# the release.
-BATCH_QUERIES = 21
+# the release; and the campaigns in force (rewards.services.campaigns: one query, cached per process in
+# production, loaded every time under the test settings).
+BATCH_QUERIES = 22
 
 
 def _regular(shop, i) -> Member:
