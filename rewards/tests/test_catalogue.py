@@ -121,7 +121,7 @@ def test_the_members_tier_at_or_above_the_minimum_qualifies():
     account.tier = gold
     account.save(update_fields=["tier"])
     [option] = rewards_for_member(member=member)
-    assert option.available
+    assert option.reward == reward and option.available
 
 
 def test_a_shops_catalogue_has_the_rewards_for_every_shop_and_its_own():

@@ -38,7 +38,12 @@ def test_a_fixed_amount_reward_debits_the_points_and_issues_a_coupon(member):
     assert balances(member.points_account) == counters(available=700, lifetime_earned=1000, lifetime_redeemed=300)
     assert redemption.points_entry.kind == "redeem" and redemption.points_entry.points == -300
     coupon = Coupon.objects.get(redemption=redemption)
-    assert (coupon.kind, coupon.value, coupon.currency, coupon.status) == ("fixed_amount", Decimal("5.00"), "EUR", "issued")
+    assert (coupon.kind, coupon.value, coupon.currency, coupon.status) == (
+        "fixed_amount",
+        Decimal("5.00"),
+        "EUR",
+        "issued",
+    )
     assert before + dt.timedelta(days=30) <= coupon.expires_at <= timezone.now() + dt.timedelta(days=30)
     assert len(coupon.code) == 19 and coupon_code_normalize(coupon.code.lower().replace("-", " ")) == coupon.code
     assert set(coupon.code.replace("-", "")) <= set(ALPHABET)
