@@ -232,7 +232,8 @@ def _points_per_unit(points: int, quantity: str) -> str:
 
 def breakdown_capped(breakdown: dict, *, ref: str, keep: int, reason: str) -> dict:
     """A copy of a stored breakdown in which campaign `ref` gave `keep` points instead of what it gave, shared
-    among the lines as it was (largest remainder), with a note; the lines still add up to the total."""
+    among the lines as it was (largest remainder), with a note; the lines still add up to the total. With
+    `keep` 0 the campaign's parts are left out, as when it does not apply at all."""
     out = {**breakdown}
     lines = [{**line, "rules": [dict(c) for c in line["rules"]]} for line in breakdown.get("lines", ())]
     unallocated = [dict(c) for c in breakdown.get("unallocated_rules", ())]
@@ -248,11 +249,15 @@ def breakdown_capped(breakdown: dict, *, ref: str, keep: int, reason: str) -> di
             line["points_per_unit"] = _points_per_unit(line["points"], line["quantity"])
         else:
             out["unallocated_points"] = out.get("unallocated_points", 0) - cut
+    mine = lambda c: c.get("source") == "campaign" and c.get("ref") == ref  # noqa: E731
+    if keep == 0:  # the campaign gave nothing: it leaves the breakdown as if it had not applied (the note says why)
+        for line in lines:
+            line["rules"] = [c for c in line["rules"] if not mine(c)]
+        unallocated = [c for c in unallocated if not mine(c)]
     out["lines"], out["unallocated_rules"] = lines, unallocated
     for key in ("rules", "multipliers"):
         out[key] = [
-            {**s, "points": keep} if s.get("source") == "campaign" and s.get("ref") == ref else dict(s)
-            for s in breakdown.get(key, ())
+            {**s, "points": keep} if mine(s) else dict(s) for s in breakdown.get(key, ()) if keep or not mine(s)
         ]
     out["points"] = breakdown["points"] - (given - keep)
     out["notes"] = [*breakdown.get("notes", ()), {"code": "campaign_capped", "message": reason, "ref": ref}]
