@@ -20,6 +20,8 @@ from integrations.models import ShopCustomer
 from integrations.schema import AUTH_ERRORS, BAD_REQUEST, error_response
 from integrations.selectors import member_activity, points_expiring, shop_customer_get
 from integrations.services.members import member_points_adjust, member_upsert
+from rewards.selectors.tiers import TierPerks, tier_status
+from rewards.services.tiers import tiers_config
 
 ADJUST_MAX = 10_000_000  # points per adjustment; keeps every sum far from the 32-bit columns' limits
 # --- members ----------------------------------------------------------------------------------------
@@ -59,6 +61,76 @@ class MemberLifetimeSerializer(serializers.Serializer):
     expired = serializers.IntegerField(source="points_account.lifetime_expired")
 
 
+@extend_schema_serializer(component_name="MemberTierPerks")
+class MemberTierPerksSerializer(serializers.Serializer):
+    earning_multiplier = serializers.DecimalField(
+        max_digits=6, decimal_places=3, coerce_to_string=True, help_text="Points on orders are multiplied by this."
+    )
+    birthday_bonus_points = serializers.IntegerField()
+    free_shipping = serializers.BooleanField()
+    early_access = serializers.BooleanField()
+    can_gift = serializers.BooleanField(help_text="May give a lower tier to a friend once a year.")
+
+
+@extend_schema_serializer(component_name="MemberTier")
+class MemberTierSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    rank = serializers.IntegerField(help_text="Higher is better; the entry tier is 0.")
+    colour = serializers.CharField(help_text="#RRGGBB.")
+    icon = serializers.CharField(help_text="A short text or emoji, or an image URL; may be empty.")
+    perks = serializers.SerializerMethodField()
+
+    @extend_schema_field(MemberTierPerksSerializer)
+    def get_perks(self, tier):
+        return MemberTierPerksSerializer(TierPerks.of(tier)).data
+
+
+@extend_schema_serializer(component_name="MemberNextTier")
+class NextTierSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    rank = serializers.IntegerField()
+
+
+@extend_schema_serializer(component_name="MemberTierKeep")
+class TierKeepSerializer(serializers.Serializer):
+    threshold = serializers.DecimalField(source="keep_threshold", max_digits=16, decimal_places=2, allow_null=True)
+    value = serializers.DecimalField(source="keep_value", max_digits=16, decimal_places=2, allow_null=True)
+    by = serializers.DateTimeField(
+        source="keep_by", allow_null=True, help_text="Reach the threshold in this window, by then, to keep the tier."
+    )
+    kept = serializers.BooleanField(help_text="Whether the member keeps the tier on today's figures.")
+    until = serializers.DateTimeField(
+        source="kept_until", allow_null=True, help_text="The tier lasts at least until then (null: no end set)."
+    )
+
+
+@extend_schema_serializer(component_name="MemberTierProgress")
+class TierProgressSerializer(serializers.Serializer):
+    next_tier = NextTierSerializer(allow_null=True, help_text="Null at the top tier.")
+    metric = serializers.CharField(help_text="points, spend or orders: what the next tier counts.")
+    window = serializers.CharField(help_text="lifetime, calendar_year, rolling_12_months or membership_year.")
+    window_ends_at = serializers.DateTimeField(source="window_end", allow_null=True)
+    value = serializers.DecimalField(max_digits=16, decimal_places=2, help_text="The metric in the window now.")
+    currency = serializers.CharField(allow_blank=True, help_text="For spend: the program's currency.")
+    needed = serializers.DecimalField(
+        max_digits=16, decimal_places=2, allow_null=True, help_text="How much more enters the next tier."
+    )
+    percent = serializers.IntegerField(help_text="0-100: progress to the next tier.")
+    keep = TierKeepSerializer(source="*", help_text="What keeps the current tier.")
+    held_until = serializers.DateTimeField(allow_null=True)
+    held_reason = serializers.CharField(allow_blank=True, help_text="staff, paid or gift: the tier is held until then.")
+
+
+def _tiers_config(link):
+    """The tiers, loaded once per member answer (get_tier and get_tier_progress share them)."""
+    config = getattr(link, "_tiers_config", None)
+    if config is None:
+        config = link._tiers_config = tiers_config()
+    return config
+
+
 class _MemberBase(serializers.Serializer):
     """Fields of a member as the calling shop sees it; the instance is the shop's ShopCustomer link."""
 
@@ -67,11 +139,12 @@ class _MemberBase(serializers.Serializer):
     email = serializers.EmailField(source="member.user.email")
     first_name = serializers.CharField(source="member.first_name")
     last_name = serializers.CharField(source="member.last_name")
-    tier = serializers.SerializerMethodField(help_text="The member's tier; null until tiers exist.")
+    tier = serializers.SerializerMethodField(help_text="The member's tier; null when the program has no tiers.")
 
-    @extend_schema_field(serializers.DictField(allow_null=True))
-    def get_tier(self, link) -> None:
-        return None
+    @extend_schema_field(MemberTierSerializer(allow_null=True))
+    def get_tier(self, link):
+        tier = _tiers_config(link).tier_of(link.member.points_account)
+        return None if tier is None else MemberTierSerializer(tier).data
 
 
 MEMBER_EXAMPLE = {
@@ -81,7 +154,20 @@ MEMBER_EXAMPLE = {
     "first_name": "Ana",
     "last_name": "Jansen",
     "points": {"available": 120, "pending": 30},
-    "tier": None,
+    "tier": {
+        "id": "5f0c6a1e-2b7d-4c3e-9a8f-1d2e3f4a5b6c",
+        "name": "Silver",
+        "rank": 1,
+        "colour": "#A8A9AD",
+        "icon": "★",
+        "perks": {
+            "earning_multiplier": "1.25",
+            "birthday_bonus_points": 100,
+            "free_shipping": True,
+            "early_access": False,
+            "can_gift": False,
+        },
+    },
 }
 
 
@@ -168,7 +254,9 @@ class MemberDetailOutputSerializer(_MemberBase):
     member_number = serializers.CharField(source="member.number")
     status = serializers.CharField(source="member.status", help_text="active, suspended or closed.")
     points = serializers.SerializerMethodField()
-    tier_progress = serializers.SerializerMethodField(help_text="Progress to the next tier; null until tiers exist.")
+    tier_progress = serializers.SerializerMethodField(
+        help_text="Progress to the next tier and what keeps the current one; null when the program has no tiers."
+    )
     lifetime = MemberLifetimeSerializer(source="member")
 
     @extend_schema_field(MemberPointsDetailSerializer)
@@ -180,9 +268,10 @@ class MemberDetailOutputSerializer(_MemberBase):
             "expiring": ExpiringSerializer(points_expiring(account=account), many=True).data,
         }
 
-    @extend_schema_field(serializers.DictField(allow_null=True))
-    def get_tier_progress(self, link) -> None:
-        return None
+    @extend_schema_field(TierProgressSerializer(allow_null=True))
+    def get_tier_progress(self, link):
+        status = tier_status(account=link.member.points_account, config=_tiers_config(link))
+        return None if status is None else TierProgressSerializer(status).data
 
 
 MEMBER_DETAIL_EXAMPLE = {
@@ -194,7 +283,25 @@ MEMBER_DETAIL_EXAMPLE = {
         "pending": 30,
         "expiring": [{"points": 40, "expires_at": "2027-01-01T00:00:00+01:00"}],
     },
-    "tier_progress": None,
+    "tier_progress": {
+        "next_tier": {"id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "name": "Gold", "rank": 2},
+        "metric": "spend",
+        "window": "calendar_year",
+        "window_ends_at": "2027-01-01T00:00:00+01:00",
+        "value": "640.00",
+        "currency": "EUR",
+        "needed": "360.00",
+        "percent": 64,
+        "keep": {
+            "threshold": "500.00",
+            "value": "640.00",
+            "by": "2027-01-01T00:00:00+01:00",
+            "kept": True,
+            "until": "2028-01-01T00:00:00+01:00",
+        },
+        "held_until": None,
+        "held_reason": "",
+    },
     "lifetime": {"earned": 400, "redeemed": 280, "expired": 0},
 }
 

@@ -499,8 +499,10 @@ def _validated(orders: list[dict]) -> list[dict]:
 # the program, lots, entries, movements, the accounts updated, its release (the lots it made come back with
 # the entries, not read back); the orders linked; the shop's webhook endpoints; the members' earlier purchases;
 # the release; and the campaigns in force (rewards.services.campaigns: one query, cached per process in
-# production, loaded every time under the test settings).
-BATCH_QUERIES = 22
+# production, loaded every time under the test settings); and the tiers (rewards.services.tiers: likewise one
+# query, cached per process in production; with tiers defined, one more computes the members' metrics to move
+# them up: rewards/tests/test_tiers_queries.py).
+BATCH_QUERIES = 23
 
 
 def _regular(shop, i) -> Member:

@@ -378,7 +378,8 @@ def _values_select(config: TiersConfig, groups, *, at, account_ids=None, member_
     sql = (
         "SELECT a.id AS account_id, a.member_id AS member_id, a.tier_id AS tier_id, "
         "h.override_tier_id AS override_tier_id, h.override_until AS override_until, "
-        "h.floor_tier_id AS floor_tier_id, h.floor_until AS floor_until, h.below_since AS below_since, "
+        "h.floor_tier_id AS floor_tier_id, h.floor_until AS floor_until, h.floor_reason AS floor_reason, "
+        "h.below_since AS below_since, "
         "CASE WHEN h.account_id IS NULL THEN 0 ELSE 1 END AS has_hold"
         + "".join(f", {s}" for s in selects)
         + f" FROM {PointsAccount._meta.db_table} a "
