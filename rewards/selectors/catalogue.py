@@ -141,9 +141,9 @@ def _catalogue(*, shop=None, now: dt.datetime) -> QuerySet[Reward]:
 
 
 def rewards_visible(*, shop=None, now: dt.datetime | None = None) -> QuerySet[Reward]:
-    """The catalogue members see now (at `shop`: those offered there), in display order, with what the
-    listing needs (tier, cause, segments, shops) fetched in a fixed number of queries."""
-    return _catalogue(shop=shop, now=now or timezone.now()).prefetch_related("shops")
+    """The catalogue members see now (at `shop`: those offered there), in display order, with its tier, cause
+    and segments (three queries, however many rewards)."""
+    return _catalogue(shop=shop, now=now or timezone.now())
 
 
 def redeemed_counts(*, member: Member, rewards: list[Reward], now: dt.datetime, program: Program) -> dict[int, int]:
