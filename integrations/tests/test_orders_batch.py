@@ -501,7 +501,7 @@ def _validated(orders: list[dict]) -> list[dict]:
 # the release; and the campaigns in force (rewards.services.campaigns: one query, cached per process in
 # production, loaded every time under the test settings); and the tiers (rewards.services.tiers: likewise one
 # query, cached per process in production; with tiers defined, one more computes the members' metrics to move
-# them up: rewards/tests/test_tiers_queries.py).
+# them up: integrations/tests/test_tiers_api.py).
 BATCH_QUERIES = 23
 
 

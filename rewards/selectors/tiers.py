@@ -106,9 +106,9 @@ def tier_history(*, account: PointsAccount) -> QuerySet[TierChange]:
 
 def _as_datetime(value) -> dt.datetime | None:
     """A datetime column read by raw SQL: aware already (PostgreSQL), or UTC text (SQLite)."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    parsed = parse_datetime(str(value))
+    if value is None:
+        return None
+    parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value))
     return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
