@@ -155,6 +155,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.birthday_points_award",
         "schedule": crontab(minute=5),
     },
+    # Tiers: hourly, each acts only in its local hour (rewards.tasks): the nightly re-evaluation, the dividends.
+    "tiers-recalculate": {
+        "task": "rewards.tasks.tiers_recalculate_nightly",
+        "schedule": crontab(minute=20),
+    },
+    "tier-dividends": {
+        "task": "rewards.tasks.tier_dividends_pay",
+        "schedule": crontab(minute=25),
+    },
     "webhooks-requeue-due": {
         "task": "webhooks.tasks.webhooks_requeue_due",
         "schedule": crontab(minute="*"),

@@ -705,6 +705,13 @@ def tier_gift(*, giver, friend_email_or_member, tier: Tier) -> TierChange:
 
 # --- the nightly re-evaluation -----------------------------------------------------------------------
 
+
+def program_local_now() -> dt.datetime:
+    """Now in the program's time zone (one query)."""
+    zone = Program.objects.filter(pk=1).values_list("time_zone", flat=True).first() or "UTC"
+    return timezone.now().astimezone(ZoneInfo(zone))
+
+
 EVAL_TABLE = "tiers_recalc_eval"
 CHUNK_SIZE = 50_000
 
