@@ -281,47 +281,48 @@ def _member_usage_upsert(rows: dict[tuple[int, int], list], at: dt.datetime) -> 
         )
 
 
-def campaigns_orders_earned(earned: Sequence) -> None:
-    """Inside the orders' transaction: use up the campaigns' budgets and per-member limits, never beyond
-    them (a capped order loses the part of its campaign points that did not fit); record what each
-    campaign gave each member. No query when no order got campaign points."""
-    wanted = [(e, _campaign_points(e.breakdown)) for e in earned]
+@dataclass(frozen=True)
+class Grant:
+    points: int  # what the campaign gives (at most what was asked)
+    why: str = ""  # why less was given, in words
+
+
+def _campaigns_use(wanted: Sequence[tuple[int, dict[str, int]]]) -> tuple[dict[str, Campaign], list[dict[str, Grant]]]:
+    """The core of budgets and limits, inside the caller's transaction with the members' accounts locked:
+    for each (member pk, {campaign public id: points asked}), in order, what each campaign gives within its
+    budget and the member's limit; the budgets' counters and CampaignMember are updated. A constant number
+    of queries whatever the number of requests."""
     refs = {ref for _, parts in wanted for ref in parts}
-    if not refs:
-        return
     campaigns = {str(c.public_id): c for c in Campaign.objects.filter(public_id__in=refs).order_by("pk")}
     budgeted = sorted(c.pk for c in campaigns.values() if c.budget is not None)
+    budget_left: dict[int, int] = {}
     if budgeted:
         # The row locks make concurrent orders take their turn on a budget (in pk order: no deadlock); the
         # budget left is read under the lock, so it is exact. Campaigns without a budget take no lock.
         locked = Campaign.objects.select_for_update().filter(pk__in=budgeted).order_by("pk")
         budget_left = {pk: budget - given for pk, budget, given in locked.values_list("pk", "budget", "points_given")}
-    else:
-        budget_left = {}
-    limited = [c.pk for c in campaigns.values() if c.member_limit is not None]
     member_left: dict[tuple[int, int], int] = {}
+    limited = [c for c in campaigns.values() if c.member_limit is not None]
     if limited:
-        members = {e.member.pk for e in earned}
-        # Consistent without a lock of its own: the ledger holds each member's account lock until commit.
-        used = CampaignMember.objects.filter(campaign_id__in=limited, member_id__in=members).values_list(
+        members = {member_pk for member_pk, _ in wanted}
+        # Consistent without a lock of its own: the ledger holds each member's account lock until commit, and
+        # every writer of a member's usage holds it.
+        used = CampaignMember.objects.filter(campaign__in=limited, member_id__in=members).values_list(
             "campaign_id", "member_id", "points"
         )
         used_by = {(c, m): p for c, m, p in used}
-        for c in campaigns.values():
-            if c.member_limit is not None:
-                for m in members:
-                    member_left[(c.pk, m)] = c.member_limit - used_by.get((c.pk, m), 0)
+        member_left = {(c.pk, m): c.member_limit - used_by.get((c.pk, m), 0) for c in limited for m in members}
 
-    now = timezone.now()
+    grants: list[dict[str, Grant]] = []
     usage: dict[tuple[int, int], list] = {}
-    for e, parts in wanted:
-        breakdown = e.breakdown
-        cut_total = 0
+    for member_pk, parts in wanted:
+        given: dict[str, Grant] = {}
         for ref, points in parts.items():
             campaign = campaigns.get(ref)
             if campaign is None:  # deleted since the order was evaluated: nothing to count it against
+                given[ref] = Grant(points)
                 continue
-            key = (campaign.pk, e.member.pk)
+            key = (campaign.pk, member_pk)
             grant, why = points, ""
             if campaign.pk in budget_left and budget_left[campaign.pk] < grant:
                 grant, why = max(budget_left[campaign.pk], 0), "the campaign's budget is used up"
@@ -331,22 +332,14 @@ def campaigns_orders_earned(earned: Sequence) -> None:
                 budget_left[campaign.pk] -= grant
             if key in member_left:
                 member_left[key] -= grant
-            if grant < points:
-                cut_total += points - grant
-                breakdown = breakdown_capped(
-                    breakdown,
-                    ref=ref,
-                    keep=grant,
-                    reason=f"{campaign.name}: {grant} of {points} bonus points given; {why}.",
-                )
+            given[ref] = Grant(grant, why)
             if grant > 0:
                 row = usage.setdefault(key, [0, 0])
                 row[0] += grant
                 row[1] += 1
-        if cut_total:
-            _order_capped(e.order, breakdown=breakdown, cut=cut_total)
+        grants.append(given)
     if usage:
-        _member_usage_upsert(usage, now)
+        _member_usage_upsert(usage, timezone.now())
     if budget_left:
         changed = []
         for c in campaigns.values():
@@ -354,6 +347,28 @@ def campaigns_orders_earned(earned: Sequence) -> None:
                 c.points_given = c.budget - budget_left[c.pk]  # never above the budget: grants were capped
                 changed.append(c)
         Campaign.objects.bulk_update(changed, ["points_given"])
+    return campaigns, grants
+
+
+def campaigns_orders_earned(earned: Sequence) -> None:
+    """Inside the orders' transaction: use up the campaigns' budgets and per-member limits, never beyond
+    them (a capped order loses the part of its campaign points that did not fit); record what each
+    campaign gave each member. No query when no order got campaign points."""
+    wanted = [(e, _campaign_points(e.breakdown)) for e in earned]
+    wanted = [(e, parts) for e, parts in wanted if parts]
+    if not wanted:
+        return
+    campaigns, grants = _campaigns_use([(e.member.pk, parts) for e, parts in wanted])
+    for (e, parts), given in zip(wanted, grants, strict=True):
+        breakdown, cut = e.breakdown, 0
+        for ref, points in parts.items():
+            grant = given[ref]
+            if grant.points < points:
+                cut += points - grant.points
+                reason = f"{campaigns[ref].name}: {grant.points} of {points} bonus points given; {grant.why}."
+                breakdown = breakdown_capped(breakdown, ref=ref, keep=grant.points, reason=reason)
+        if cut:
+            _order_capped(e.order, breakdown=breakdown, cut=cut)
 
 
 def _order_capped(order, *, breakdown: dict, cut: int) -> None:
