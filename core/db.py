@@ -123,3 +123,23 @@ def _json_value_of(field):
         raise TypeError(f"sql_insert_many cannot send {type(value).__name__} ({field})")
 
     return to_json
+
+
+def sql_insert_parts(obj) -> tuple[str, list]:
+    """`INSERT INTO <table> (<columns>) VALUES (<placeholders>)` and its parameters for one unsaved instance
+    with no pk yet, as save() would write it (pre_save fills auto_now fields), for composing one statement
+    out of several inserts. After running it, sql_inserted() gives the instance its pk."""
+    opts = obj._meta
+    fields = [f for f in opts.concrete_fields if not f.generated and f is not opts.pk]
+    obj._prepare_related_fields_for_save(operation_name="save")
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({columns}) VALUES ({placeholders})", params
+
+
+def sql_inserted(obj, pk: int) -> None:
+    """Mark an instance inserted by raw SQL as saved, with its new pk."""
+    setattr(obj, obj._meta.pk.attname, pk)
+    obj._state.adding = False
+    obj._state.db = connection.alias

@@ -15,7 +15,7 @@ from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
 from members.models import Member
 from rewards.models import PointLot, PointsAccount
-from rewards.selectors import program_get
+from rewards.selectors import program_cached
 from rewards.services.boosts import Earned, order_earned
 from rewards.services.coupons import coupons_order_cancelled
 from rewards.services.earning import points_to_reverse
@@ -132,7 +132,7 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
             )
             order.save(force_insert=True)
             if earns:
-                program = program_get()
+                program = program_cached()
                 available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
                 _entry, order.lot = points_earn_with_lot(
                     account=member.points_account,
@@ -276,7 +276,7 @@ def _order_earn(order: Order, member: Member) -> None:
     points = int(order.breakdown.get("points", 0))
     if points <= 0:
         return
-    program = program_get()
+    program = program_cached()
     placed_at = order_placed_at(order.placed_at, now=order.created_at)
     available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
     _entry, order.lot = points_earn_with_lot(

@@ -37,7 +37,7 @@ from integrations.services.orders import (
 )
 from members.models import Member
 from rewards.models import EarningRule, EventRule, MemberEvent, PointLot
-from rewards.selectors import program_get
+from rewards.selectors import program_cached
 from rewards.services.boosts import Earned, boosts_load, orders_earned
 from rewards.services.earning import Breakdown
 from rewards.services.events import event_first_purchase_record
@@ -299,7 +299,7 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
     earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
     if not earning:
         return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
-    program = program_get()
+    program = program_cached()
     actor = Actor.shop(str(shop.public_id))
     earned = points_earn_many_with_lots(
         items=[

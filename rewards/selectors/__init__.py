@@ -30,6 +30,17 @@ def program_get() -> Program:
     return program
 
 
+# The order intake reads the program on every order; a change applies within CONFIG_CACHE_SECONDS.
+_program = ProcessCache("program")
+post_save.connect(_program.invalidate, sender=Program, dispatch_uid="program_cache_save")
+
+
+def program_cached() -> Program:
+    """program_get() as this process last read it (at most settings.CONFIG_CACHE_SECONDS old): for hot
+    paths that only read it (the order intake). Shared by the requests: never change it."""
+    return _program.get("program", program_get)
+
+
 def account_entries(*, account: PointsAccount, kind: str | None = None) -> QuerySet[PointEntry]:
     """A member's history, newest first, optionally one kind only."""
     entries = PointEntry.objects.filter(account=account).order_by("-created_at", "-id")

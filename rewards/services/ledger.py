@@ -19,7 +19,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.db import sql_insert_many, sql_random_uuid, sql_update_from_values, sql_value
+from core.db import (
+    sql_insert_many,
+    sql_insert_parts,
+    sql_inserted,
+    sql_random_uuid,
+    sql_update_from_values,
+    sql_value,
+)
 from core.exceptions import ApplicationError
 from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import program_get
@@ -226,6 +233,49 @@ def _lot_unsaved(
     )
 
 
+def _earn_write(account: PointsAccount, lot: PointLot, entry: PointEntry, movement: PointMovement, *, now) -> None:
+    """Save a new lot with its earn entry and movement and add them to the locked account. On PostgreSQL in
+    one statement (data-modifying CTEs): one round trip and no ORM compiling instead of four of each, which
+    is most of an order's time in the database layer."""
+    if connection.vendor != "postgresql":
+        lot.save(force_insert=True)
+        _apply(account, _save(entry, [movement]), active_at=now, lifetime_earned=lot.points)
+        return
+    entry.available_change, entry.pending_change = movement.available_change, movement.pending_change
+    account.available += entry.available_change
+    account.pending += entry.pending_change
+    account.lifetime_earned += lot.points
+    account.last_activity_at = account.updated_at = now
+    lot_sql, lot_params = sql_insert_parts(lot)
+    entry_sql, entry_params = sql_insert_parts(entry)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH l AS ({lot_sql} RETURNING id), e AS ({entry_sql} RETURNING id), "
+            "m AS (INSERT INTO rewards_pointmovement (entry_id, lot_id, available_change, pending_change) "
+            "SELECT e.id, l.id, %s, %s FROM e, l RETURNING id), "
+            "a AS (UPDATE rewards_pointsaccount SET available = %s, pending = %s, lifetime_earned = %s, "
+            "last_activity_at = %s, updated_at = %s WHERE id = %s) "
+            "SELECT l.id, e.id, m.id FROM l, e, m",
+            [
+                *lot_params,
+                *entry_params,
+                movement.available_change,
+                movement.pending_change,
+                account.available,
+                account.pending,
+                account.lifetime_earned,
+                now,
+                now,
+                account.pk,
+            ],
+        )
+        lot_id, entry_id, movement_id = cursor.fetchone()
+    sql_inserted(lot, lot_id)
+    sql_inserted(entry, entry_id)
+    movement.entry = entry
+    sql_inserted(movement, movement_id)
+
+
 def _settle_debt(account: PointsAccount, lot: PointLot, *, actor: Actor, key: str) -> None:
     """New points pay off a recorded debt first."""
     if account.debt == 0:
@@ -311,7 +361,7 @@ def points_earn_with_lot(
             _require_member_active(locked, allow_suspended=True)
             program = program or program_get()
             now = timezone.now()
-            lot = _new_lot(
+            lot = _lot_unsaved(
                 locked,
                 program=program,
                 points=points,
@@ -330,8 +380,7 @@ def points_earn_with_lot(
                 reason=reason,
                 details={"requested": points, "lot": str(lot.public_id)},
             )
-            movement = PointMovement(lot=lot, **{bucket: points})
-            _apply(locked, _save(entry, [movement]), active_at=now, lifetime_earned=points)
+            _earn_write(locked, lot, entry, PointMovement(lot=lot, **{bucket: points}), now=now)
             _settle_debt(locked, lot, actor=actor, key=idempotency_key)
     except IntegrityError:
         if not key_is_new and (entry := replay()):

@@ -2,7 +2,7 @@
 whose own unique constraint already makes the key new (order_record)."""
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from members.services import member_close
 from rewards.models import PointLot
@@ -34,11 +34,12 @@ def test_it_returns_the_entry_and_its_lot_and_a_replay_the_first_ones(account):
 
 def test_a_new_key_earns_with_the_callers_program_in_fewer_queries(account, django_assert_num_queries):
     program = program_get()
-    # savepoint, account lock with its member, key check, lot, entry, movement, account, release
-    with django_assert_num_queries(8):
+    writes = 1 if connection.vendor == "postgresql" else 4  # lot, entry, movement, account: one statement on PostgreSQL
+    # savepoint, account lock with its member, key check, the writes, release
+    with django_assert_num_queries(4 + writes):
         _earn(account, program=program)
-    # account lock with its member, lot, entry, movement, account: no savepoint, no key check
-    with transaction.atomic(), django_assert_num_queries(5):
+    # account lock with its member, the writes: no savepoint, no key check
+    with transaction.atomic(), django_assert_num_queries(1 + writes):
         entry, lot = _earn(account, program=program, key_is_new=True)
     assert lot.account_id == account.pk and entry.available_change == 40
     assert balances(account)["available"] == 80
