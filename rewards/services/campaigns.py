@@ -87,6 +87,8 @@ class CampaignInForce:
     points_given: int  # when the config was loaded
     multiplier: Multiplier | None = None
     rule: CampaignRule | None = None
+    event: str = ""  # action bonuses: the event (normalised) and the points each time
+    points: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def _in_force(campaign: Campaign, segment_ids: frozenset[int]) -> CampaignInForc
     multiplier = rule = None
     if campaign.kind == Campaign.Kind.ORDER_MULTIPLIER:
         multiplier = Multiplier(name=campaign.name, factor=campaign.factor, source="campaign", ref=ref)
-    else:
+    elif campaign.kind != Campaign.Kind.ACTION_BONUS:
         product_multiplier = campaign.kind == Campaign.Kind.PRODUCT_MULTIPLIER
         rule = CampaignRule(
             public_id=ref,
@@ -130,15 +132,19 @@ def _in_force(campaign: Campaign, segment_ids: frozenset[int]) -> CampaignInForc
         points_given=campaign.points_given,
         multiplier=multiplier,
         rule=rule,
+        event=_norm(campaign.event),
+        points=int(campaign.points),
     )
 
 
-def _config_load() -> CampaignsConfig:
+def _config_load(*, actions: bool = False) -> CampaignsConfig:
+    """The campaigns for orders (or, with `actions`, the action bonuses) not ended long ago."""
     from rewards.services.segments import segment_members
 
+    recent = Campaign.objects.filter(is_active=True, ends_at__gt=timezone.now() - LOOKBACK)
+    kind = Campaign.Kind.ACTION_BONUS
     rows = (
-        Campaign.objects.filter(is_active=True, ends_at__gt=timezone.now() - LOOKBACK)
-        .exclude(kind=Campaign.Kind.ACTION_BONUS)
+        (recent.filter(kind=kind) if actions else recent.exclude(kind=kind))
         .annotate(segment_pk=F("segments__id"), segment_kind=F("segments__kind"), segment_rules=F("segments__rules"))
         .order_by("pk")
     )  # one query: a row per (campaign, segment), a campaign without segments once
@@ -211,6 +217,29 @@ def campaign_boosts(
             rule = campaign.rule
             rules.append(rule if rule.currency else replace(rule, currency=currency))
     return tuple(rules), tuple(multipliers)
+
+
+def campaign_action_offers(*, event: str, member, shop_id: str | None, at: dt.datetime) -> list[CampaignInForce]:
+    """The action bonuses in force for `event` by `member` in `shop_id` at `at` (one query, none while this
+    process's copy is fresh); rewards.services.events gives them with the event rules' points."""
+    config = _config_cache.get("actions", lambda: _config_load(actions=True))
+    event = _norm(event)
+    return [
+        c
+        for c in config.campaigns
+        if c.event == event
+        and c.points > 0
+        and campaign_applies(c, config, member_pk=member.pk, currency=c.currency, at=at, shop_id=shop_id)
+    ]
+
+
+def campaign_actions_award(*, offers: Sequence[CampaignInForce], member) -> list[tuple[CampaignInForce, "Grant"]]:
+    """Inside the event's transaction, the member's account locked: what each action bonus gives within its
+    budget and the member's limit (recorded in CampaignMember)."""
+    if not offers:
+        return []
+    _campaigns, grants = _campaigns_use([(member.pk, {c.public_id: c.points for c in offers})])
+    return [(c, grants[0][c.public_id]) for c in offers]
 
 
 # --- inside the orders' transaction ------------------------------------------------------------------

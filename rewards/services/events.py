@@ -32,6 +32,7 @@ from core.exceptions import ApplicationError
 from members.models import Member
 from rewards.models import EventAward, EventRule, MemberEvent, PointLot, PointsAccount, Program
 from rewards.selectors import event_rules_active, program_get
+from rewards.services.campaigns import campaign_action_offers, campaign_actions_award
 from rewards.services.earning import event_period_start
 from rewards.services.ledger import Actor, points_earn
 
@@ -136,30 +137,37 @@ def _record(
     rules: list[EventRule],
     program: Program | None,
     actor: Actor,
+    offers: list = (),
 ) -> tuple[MemberEvent, bool]:
-    """event_record's work once the key, the time and the rules are known; the caller has looked for a replay."""
+    """event_record's work once the key, the time and the rules are known; the caller has looked for a replay.
+    `offers`: the action-bonus campaigns in force for the event (rewards.services.campaigns); they give their
+    points when the event counts (no rule, or a rule within its limit), within their budgets and limits."""
     if member.status == Member.Status.CLOSED:
         raise ApplicationError("The member's account is closed.", code="member_not_active")
     try:
         with transaction.atomic():
             allowed: list[EventRule] = rules
-            if rules:
+            if rules or offers:
                 # Serialises this member's events (and every other change of their points): the counts below
                 # stay true until this transaction ends.
                 PointsAccount.objects.select_for_update(no_key=True).filter(member=member).values_list("pk").get()
                 if found := _replayed(key, member=member, fingerprint=fingerprint, external_id=external_id):
                     return found, False
+            if rules:
                 program = program or program_get()
                 done = _awards_in_period(member=member, rules=rules, at=at, time_zone=program.time_zone)
                 allowed = [r for r in rules if r.limit_count is None or done[r.pk] < r.limit_count]
-            points = sum(rule.points for rule in allowed)
+            bonuses = []
+            if offers and (allowed or not rules):  # the event counts: no rule for it, or one within its limit
+                bonuses = [(c, g) for c, g in campaign_actions_award(offers=offers, member=member) if g.points]
+            points = sum(rule.points for rule in allowed) + sum(g.points for _c, g in bonuses)
             if points > EVENT_POINTS_MAX:
                 raise ApplicationError(
                     f"The event rules would give {points} points, more than the {EVENT_POINTS_MAX} one event may.",
                     code="event_points_too_large",
                     extra={"points": points, "max": EVENT_POINTS_MAX},
                 )
-            if allowed:
+            if allowed or bonuses:
                 status = MemberEvent.Status.AWARDED
             else:
                 status = MemberEvent.Status.LIMIT_REACHED if rules else MemberEvent.Status.NO_MATCHING_RULE
@@ -195,6 +203,28 @@ def _record(
                         rule_name=rule.name,
                         status=EventAward.Status.AWARDED if rule in allowed else EventAward.Status.LIMIT_REACHED,
                         points=rule.points if rule in allowed else 0,
+                        entry=entry,
+                        occurred_at=at,
+                    )
+                )
+            for campaign, grant in bonuses:  # a campaign's bonus: an award without a rule, named after it
+                entry = points_earn(
+                    account=member.points_account,
+                    points=grant.points,
+                    source=PointLot.Source.EVENT,
+                    actor=actor,
+                    idempotency_key=f"event:{record.public_id}:campaign:{campaign.public_id}",
+                    source_ref=f"{event}:{external_id or key}"[:200],
+                    reason=campaign.name,
+                )
+                awards.append(
+                    EventAward(
+                        member_event=record,
+                        member=member,
+                        rule=None,
+                        rule_name=f"{campaign.name} (campaign)"[:120],
+                        status=EventAward.Status.AWARDED,
+                        points=grant.points,
                         entry=entry,
                         occurred_at=at,
                     )
@@ -242,7 +272,8 @@ def event_record(
         fingerprint = _fingerprint(member=member, event=event, occurred_at=None)
     if found := _replayed(key, member=member, fingerprint=fingerprint, external_id=external_id):
         return found, False  # before anything else: a replay (every later order's first_purchase) is one query
-    rules = event_rules_active(event=event, shop_id=None if shop is None else str(shop.public_id), at=at)
+    shop_id = None if shop is None else str(shop.public_id)
+    rules = event_rules_active(event=event, shop_id=shop_id, at=at)
     return _record(
         member=member,
         event=event,
@@ -254,6 +285,7 @@ def event_record(
         rules=rules,
         program=None,
         actor=actor or (Actor.shop(str(shop.public_id)) if shop is not None else Actor.system(event)),
+        offers=campaign_action_offers(event=event, member=member, shop_id=shop_id, at=at),
     )
 
 

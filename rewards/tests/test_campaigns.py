@@ -252,3 +252,61 @@ def test_editing_a_campaign_never_writes_its_counter_back(admin_client, db):
     assert response.status_code == 302, response.content.decode()[:3000]
     made.refresh_from_db()
     assert (made.name, made.points_given) == ("Renamed", 200)
+
+
+# --- action bonuses (rewards.services.events) ----------------------------------------------------------
+
+
+def review_campaign(**fields) -> Campaign:
+    now = timezone.now()
+    defaults = {
+        "name": "Reviews count double",
+        "kind": Campaign.Kind.ACTION_BONUS,
+        "event": "review_written",
+        "points": Decimal(30),
+        "starts_at": now - dt.timedelta(days=1),
+        "ends_at": now + dt.timedelta(days=1),
+    }
+    return campaign(**(defaults | fields))
+
+
+def test_an_action_bonus_adds_to_the_event_rules_points(db):
+    from rewards.models import EventRule
+    from rewards.services.events import event_record
+
+    member = member_create()
+    EventRule.objects.create(name="Review", event="review_written", points=20)
+    bonus = review_campaign()
+    record, _ = event_record(member=member, event="review_written", external_id=None, idempotency_key="r-1")
+    assert (record.status, record.points) == ("awarded", 50)
+    assert sorted((a.rule_name, a.points) for a in record.awards.all()) == [
+        ("Review", 20),
+        ("Reviews count double (campaign)", 30),
+    ]
+    assert bonus.members_reached.get(member=member).points == 30
+
+
+def test_an_action_bonus_alone_awards_the_event_within_the_member_limit_and_budget(db):
+    from rewards.services.events import event_record
+
+    ana, bo = member_create(), member_create()
+    bonus = review_campaign(member_limit=50, budget=70)
+    points = [event_record(member=ana, event="review_written", idempotency_key=f"a-{i}")[0].points for i in range(3)]
+    assert points == [30, 20, 0]  # the member's limit of 50
+    assert event_record(member=bo, event="review_written", idempotency_key="b-0")[0].points == 20  # the budget
+    bonus.refresh_from_db()
+    assert bonus.points_given == 70
+    assert bonus.members_reached.get(member=ana).points == 50
+
+
+def test_no_action_bonus_when_the_event_rule_refuses_or_outside_the_window(db):
+    from rewards.models import EventRule
+    from rewards.services.events import event_record
+
+    member = member_create()
+    EventRule.objects.create(name="Review", event="review_written", points=20, limit_count=1)
+    review_campaign()
+    review_campaign(name="Over", starts_at=AT - dt.timedelta(days=3), ends_at=AT - dt.timedelta(days=2))
+    assert event_record(member=member, event="review_written", idempotency_key="r-1")[0].points == 50
+    second, _ = event_record(member=member, event="review_written", idempotency_key="r-2")
+    assert (second.status, second.points) == ("limit_reached", 0)
