@@ -256,7 +256,7 @@ def test_a_batch_gives_what_single_orders_give(rules):
     single = api_client(shops["single"], "read", "write")
     for data in orders:
         assert single.post(URL, data, format="json").status_code == 201
-    _batch(api_client(shops["batch"], "read", "write"), orders)
+    answer = _batch(api_client(shops["batch"], "read", "write"), orders).json()
 
     def results(s):
         return [
@@ -269,6 +269,8 @@ def test_a_batch_gives_what_single_orders_give(rules):
     assert [c.points_given for c in Campaign.objects.filter(budget=250)] == [250, 250]
     # 80 base + 15 socks, doubled; the budget's last 60; cust-0's socks limit (20) leaves 5 for o-3.
     assert [o[1] for o in results(shops["batch"])] == [190, 190, 155, 85, 85]
+    # The batch's answer shows the capped points, as POST /orders does.
+    assert [r["order"]["points"] for r in answer["results"]] == [190, 190, 155, 85, 85]
 
 
 @pytest.mark.parametrize("n", [3, 12])

@@ -397,10 +397,10 @@ def campaigns_orders_earned(earned: Sequence) -> None:
                 reason = f"{campaigns[ref].name}: {grant.points} of {points} bonus points given; {grant.why}."
                 breakdown = breakdown_capped(breakdown, ref=ref, keep=grant.points, reason=reason)
         if cut:
-            _order_capped(e.order, breakdown=breakdown, cut=cut)
+            _order_capped(e.order, member=e.member, breakdown=breakdown, cut=cut)
 
 
-def _order_capped(order, *, breakdown: dict, cut: int) -> None:
+def _order_capped(order, *, member, breakdown: dict, cut: int) -> None:
     """Lower an order's points by `cut` campaign points that did not fit a budget or limit: its breakdown and
     points, and its lot by a reversal entry (in the order's transaction, before anyone saw the points)."""
     from integrations.models import Order
@@ -412,6 +412,8 @@ def _order_capped(order, *, breakdown: dict, cut: int) -> None:
         actor=Actor.system("campaigns"),
         idempotency_key=f"campaign-cap:{order.public_id}",
     )
+    # The caller's account object (webhooks and answers read its balance) gets the balance just written.
+    member.points_account.refresh_from_db(fields=["available", "pending", "debt", "lifetime_earned"])
     order.breakdown = breakdown
     order.points = breakdown["points"]
     Order.objects.filter(pk=order.pk).update(breakdown=breakdown, points=order.points, updated_at=timezone.now())
