@@ -264,6 +264,7 @@ def redemption_data(redemption: Redemption, *, account: PointsAccount) -> dict:
             "kind": coupon.kind,
             "value": None if coupon.value is None else format(coupon.value, "f"),
             "currency": coupon.currency,
+            "sku": coupon.sku,
             "expires_at": None if coupon.expires_at is None else coupon.expires_at.isoformat(),
         },
         "balance": {"available": account.available, "pending": account.pending},
