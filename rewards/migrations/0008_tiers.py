@@ -319,13 +319,20 @@ class Migration(migrations.Migration):
             model_name="tierchange",
             name="from_tier",
             field=models.ForeignKey(
-                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="rewards.tier"
+                db_index=False,
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="rewards.tier",
             ),
         ),
         migrations.AddField(
             model_name="tierchange",
             name="to_tier",
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="rewards.tier"),
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="rewards.tier"
+            ),
         ),
         migrations.AddField(
             model_name="tierhold",

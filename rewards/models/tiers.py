@@ -180,8 +180,11 @@ class TierChange(BaseModel):
     account = models.ForeignKey(
         "rewards.PointsAccount", on_delete=models.PROTECT, related_name="tier_changes", db_index=False
     )
-    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    # No indexes of their own: a handful of tiers, and the nightly job inserts a row per change.
+    from_tier = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", db_index=False)
     reason = models.CharField(max_length=16, choices=Reason.choices)
     note = models.CharField(max_length=500, blank=True, help_text=_("Staff's reason, the order or the SKU."))
     actor_user = models.ForeignKey(
