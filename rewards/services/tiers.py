@@ -629,14 +629,6 @@ def tier_set(*, member, tier: Tier, ends_at: dt.datetime, actor, reason: str) ->
     return change
 
 
-def tier_override_end(*, member, actor, reason: str) -> None:
-    """End a staff override now; the next nightly run re-evaluates the member."""
-    with transaction.atomic():
-        TierHold.objects.filter(account__member=member).update(
-            override_tier=None, override_until=None, updated_at=timezone.now()
-        )
-
-
 def tier_gift(*, giver, friend_email_or_member, tier: Tier) -> TierChange:
     """`giver` gives `tier` (lower than their own, from a tier that allows gifts) to a friend for
     GIFT_MONTHS months, once per GIFT_EVERY_DAYS days; the friend keeps a better tier they have."""
@@ -858,13 +850,17 @@ def _settings_for_bulk(cursor) -> None:
 
 
 def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) -> tuple[int, int]:
-    """One transaction for the accounts with ids in [start, end]: lock those whose tier changes, record the
-    changes (one INSERT ... SELECT), set the tiers (one UPDATE), keep the holds' below_since (one upsert)."""
+    """One transaction for the accounts with ids in [start, end]: lock those this changes (as an order locks
+    them, so neither overwrites the other), record the tier changes (one INSERT ... SELECT), set the tiers
+    (one UPDATE), keep the holds' below_since (one UPDATE, one INSERT)."""
     accounts = PointsAccount._meta.db_table
     changes = TierChange._meta.db_table
     holds = TierHold._meta.db_table
     same_old = "(a.tier_id = e.old_tier_id OR (a.tier_id IS NULL AND e.old_tier_id IS NULL))"
     differs = "(e.old_tier_id IS NULL OR e.old_tier_id <> e.new_tier_id)"
+    below_changes = (
+        "((e.new_below_since IS NULL) <> (e.old_below_since IS NULL) OR e.new_below_since <> e.old_below_since)"
+    )
     rank_case = _rank_case_sql(rank_of_id, base_rank)
     at_param = sql_value(at)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -874,7 +870,8 @@ def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) 
             # `same_old` test below then leaves that member to the next run.
             cursor.execute(
                 f"SELECT a.id FROM {accounts} a JOIN {EVAL_TABLE} e ON e.account_id = a.id "
-                f"WHERE e.account_id BETWEEN %s AND %s AND {differs} ORDER BY a.id FOR NO KEY UPDATE OF a",
+                f"WHERE e.account_id BETWEEN %s AND %s AND ({differs} OR {below_changes}) "
+                "ORDER BY a.id FOR NO KEY UPDATE OF a",
                 [start, end],
             )
         cursor.execute(
@@ -907,14 +904,15 @@ def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) 
         cursor.execute(
             f"UPDATE {holds} SET below_since = e.new_below_since, updated_at = %s FROM {EVAL_TABLE} e "
             f"WHERE e.account_id = {holds}.account_id AND e.account_id BETWEEN %s AND %s AND e.has_hold = 1 "
-            f"AND ((e.new_below_since IS NULL) <> (e.old_below_since IS NULL) "
-            f"OR e.new_below_since <> e.old_below_since)",
+            f"AND {below_changes}",
             [at_param, start, end],
         )
         cursor.execute(
             f"INSERT INTO {holds} (account_id, below_since, floor_reason, updated_at) "
             f"SELECT e.account_id, e.new_below_since, '', %s FROM {EVAL_TABLE} e "
-            f"WHERE e.account_id BETWEEN %s AND %s AND e.has_hold = 0 AND e.new_below_since IS NOT NULL",
+            f"WHERE e.account_id BETWEEN %s AND %s AND e.has_hold = 0 AND e.new_below_since IS NOT NULL "
+            # An order may have made the member's hold (a membership) since the evaluation: keep that one.
+            "ON CONFLICT (account_id) DO NOTHING",
             [at_param, start, end],
         )
     return ups, n - ups

@@ -393,3 +393,26 @@ def test_gift_a_lower_tier_once_a_year(shop):
     assert info.value.code == "gift_not_allowed"
     tiers_recalculate()
     assert tier_of(bob) == "Silver"  # the gift is a floor for twelve months
+
+
+def test_an_order_moving_a_member_up_during_the_nightly_run_is_not_undone(shop, monkeypatch):
+    """The nightly job evaluates first and applies afterwards: a member an order moved up in between keeps
+    the new tier (their account no longer has the tier the evaluation started from)."""
+    from rewards.services import tiers as tiers_service
+
+    tiers_by_spend(window="rolling_12_months")
+    ana = customer(shop, "ana")
+    buy(shop, ana, "600", at=timezone.now() - dt.timedelta(days=400))
+    tiers_recalculate(at=timezone.now() - dt.timedelta(days=399))
+    assert tier_of(ana) == "Silver"  # the order has left the rolling window since: tonight she goes down
+    real_apply = tiers_service._apply_chunk
+
+    def apply_after_an_order(*args, **kwargs):
+        buy(shop, ana, "1000")  # meanwhile: Gold at once
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(tiers_service, "_apply_chunk", apply_after_an_order)
+    result = tiers_recalculate()
+    assert result.changed == 0
+    assert tier_of(ana) == "Gold"
+    assert history(ana)[-1] == ("Silver", "Gold", "order")
