@@ -182,3 +182,19 @@ def test_recalculate_twice_is_idempotent_and_counts(shop, tiers):
     assert (first.accounts, first.changed, first.upgraded, first.downgraded) == (5, 5, 5, 0)
     assert tiers_recalculate().changed == 0
     assert all(tier_history(account=m.points_account).count() == 1 for m in members)
+
+
+def test_the_tiers_are_cached_per_process_and_a_change_clears_them(db, settings, django_assert_num_queries):
+    from rewards.services.tiers import _tiers_cache, tiers_config
+
+    settings.CONFIG_CACHE_SECONDS = 60
+    _tiers_cache.clear()
+    try:
+        base = Tier.objects.create(name="Member", rank=0, entry_threshold=0)
+        assert tiers_config().tiers == (base,)
+        with django_assert_num_queries(0):
+            assert tiers_config().base == base
+        Tier.objects.create(name="Plus", rank=1, entry_threshold=10)
+        assert [t.name for t in tiers_config().tiers] == ["Member", "Plus"]  # saved here: cleared at once
+    finally:
+        _tiers_cache.clear()
