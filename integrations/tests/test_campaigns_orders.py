@@ -317,3 +317,25 @@ def test_many_orders_at_once_never_exceed_a_small_budget():
     campaign_points = sum(p["points"] for o in Order.objects.all() for p in _campaign_parts(o.breakdown))
     assert double.points_given == sum(given) == campaign_points == 250  # 8 x 100 wanted, 250 given
     assert ledger_audit() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_members_orders_at_once_never_exceed_the_member_limit():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks and parallel transactions")
+    from rewards.models import EarningRule
+
+    shop = shop_create(name="Webshop", currency="EUR", time_zone="Europe/Amsterdam")
+    EarningRule.objects.all().delete()
+    EarningRule.objects.create(name="Base", kind="base_rate", currency="EUR", points=1, amount=1)
+    member, _ = member_upsert(shop=shop, external_id="c1", email="one@example.com")
+    now = timezone.now()
+    double = campaign(member_limit=150, starts_at=now - dt.timedelta(days=1), ends_at=now + dt.timedelta(days=1))
+    results = run_at_once(
+        6, lambda i: order_record(shop=shop, data=body(f"same-{i}", customer="c1", lines=[]) | {"placed_at": now})
+    )
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert double.members_reached.get(member=member).points == 150  # 6 x 100 wanted
+    assert sorted(o.points for o in Order.objects.all()) == [100, 100, 100, 100, 150, 200]
+    assert ledger_audit() == []

@@ -310,3 +310,15 @@ def test_no_action_bonus_when_the_event_rule_refuses_or_outside_the_window(db):
     assert event_record(member=member, event="review_written", idempotency_key="r-1")[0].points == 50
     second, _ = event_record(member=member, event="review_written", idempotency_key="r-2")
     assert (second.status, second.points) == ("limit_reached", 0)
+
+
+def test_a_rule_segment_targets_through_the_config(db):
+    from members.models import Member
+
+    old, new = member_create(), member_create()
+    Member.objects.filter(pk=old.pk).update(joined_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    veterans = Segment.objects.create(name="Veterans", rules=[{"rule": "joined", "before": "2021-01-01"}])
+    campaign(segments=[veterans])
+    config = campaign_boosts_config()
+    assert evaluate(config, old.points_account).points == 160
+    assert evaluate(config, new.points_account).points == 80
