@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from core.exceptions import ApplicationError
 from rewards.admin import NamesField, ProgramTimeZoneMixin, ShopIdsField
 from rewards.models import Campaign, Segment
-from rewards.selectors.campaigns import campaign_description, campaigns_with_figures
+from rewards.selectors.campaigns import campaign_description, campaign_preview, campaigns_with_figures
 from rewards.services.campaigns import campaign_points_given_sync
 from rewards.services.segments import segment_members, segment_members_upload, segment_rules_validate
 
@@ -219,7 +219,7 @@ class CampaignAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
     list_filter = ("is_active", "kind")
     search_fields = ("name",)
     filter_horizontal = ("segments",)
-    readonly_fields = ("for_members", "figures", "public_id", "created_at", "updated_at")
+    readonly_fields = ("for_members", "preview", "figures", "public_id", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "kind", "is_active", "description", "for_members")}),
         (_("When"), {"fields": ("starts_at", "ends_at")}),
@@ -231,7 +231,7 @@ class CampaignAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
                     "multiplier: <b>factor</b> times the base points of the products named. Fixed bonus: "
                     "<b>points</b> per unit of those products. Action bonus: <b>points</b> for the <b>event</b>."
                 ),
-                "fields": ("factor", "points", "categories", "skus", "event"),
+                "fields": ("factor", "points", "categories", "skus", "event", "preview"),
             },
         ),
         (_("Who and where"), {"fields": ("segments", "shop_ids", "currency")}),
@@ -269,6 +269,25 @@ class CampaignAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
     @admin.display(description=_("as members read it"))
     def for_members(self, campaign):
         return campaign_description(campaign) if campaign.pk else "-"
+
+    @admin.display(description=_("a sample order"))
+    def preview(self, campaign):
+        """What a sample order earns with the campaign, as saved (today's earning rules, at its start)."""
+        if campaign.pk is None or campaign.kind == Campaign.Kind.ACTION_BONUS:
+            return "-"
+        sample = campaign_preview(campaign)
+        if sample is None:
+            return _("No earning rule yet: nothing to show.")
+        return _(
+            "An order of %(total)s %(currency)s (%(line)s) earns %(points)s points, %(extra)s of them from this "
+            "campaign (before any budget or limit)."
+        ) % {
+            "total": sample.order_total,
+            "currency": sample.currency,
+            "line": sample.line,
+            "points": sample.points,
+            "extra": sample.campaign_points,
+        }
 
     @admin.display(description=_("given so far"))
     def figures(self, campaign):

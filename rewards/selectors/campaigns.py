@@ -109,3 +109,51 @@ def campaigns_with_figures(queryset: QuerySet[Campaign] | None = None) -> QueryS
     return queryset.annotate(
         given_points=total(Sum("points")), given_times=total(Sum("times")), members_count=total(Count("pk"))
     )
+
+
+@dataclass(frozen=True)
+class CampaignPreview:
+    currency: str
+    order_total: Decimal
+    line: str  # what the sample order holds, in words
+    points: int  # all the order earns with the campaign
+    campaign_points: int  # of which the campaign gives (before any budget or limit)
+
+
+def campaign_preview(campaign: Campaign, *, total: Decimal = Decimal(100)) -> CampaignPreview | None:
+    """What a sample order (one product for `total`, of the campaign's first category or SKU, in its
+    currency or the first one with earning rules) earns under today's earning rules with this campaign, at
+    its start; None when no earning rule has a currency to show. For the admin; a few queries."""
+    from rewards.models import EarningRule
+    from rewards.selectors import earning_rules_active
+    from rewards.services.campaigns import CampaignsConfig, _in_force, campaign_boosts
+    from rewards.services.earning import MemberContext, OrderInput, OrderLine, evaluate_order
+
+    currency = campaign.currency or (
+        EarningRule.objects.filter(is_active=True).order_by("id").values_list("currency", flat=True).first()
+    )
+    if not currency:
+        return None
+    shop_id = (campaign.shop_ids or [None])[0]
+    category = (campaign.categories or [""])[0]
+    sku = (campaign.skus or ["SAMPLE"])[0]
+    at = campaign.starts_at
+    order = OrderInput(
+        currency,
+        total,
+        total,
+        Decimal(0),
+        Decimal(0),
+        Decimal(0),
+        at,
+        (OrderLine(sku, "", category, 1, total, total),),
+        shop_id,
+    )
+    config = CampaignsConfig(campaigns=(_in_force(campaign, frozenset()),))
+    rules, multipliers = campaign_boosts(config, account=None, order=order, at=at, shop_id=shop_id)
+    earning = earning_rules_active(currency=currency, shop_id=shop_id, at=at)
+    breakdown = evaluate_order(order, [*earning, *rules], member=MemberContext(), now=at, multipliers=multipliers)
+    ref = str(campaign.public_id)
+    given = sum(s.points for s in (*breakdown.rules, *breakdown.multipliers) if s.ref == ref)
+    what = f"1 × {category or sku}" if (category or campaign.skus) else "1 product"
+    return CampaignPreview(currency, total, what, breakdown.points, given)

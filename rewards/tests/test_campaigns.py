@@ -322,3 +322,12 @@ def test_a_rule_segment_targets_through_the_config(db):
     config = campaign_boosts_config()
     assert evaluate(config, old.points_account).points == 160
     assert evaluate(config, new.points_account).points == 80
+
+
+def test_the_change_page_previews_a_sample_order(admin_client, db):
+    EarningRule.objects.all().delete()  # the program's default rule, from the migrations
+    EarningRule.objects.create(name="Base", kind="base_rate", currency="EUR", points=1, amount=1)
+    shoes = campaign(name="Shoes x3", kind=Campaign.Kind.PRODUCT_MULTIPLIER, factor=3, categories=["shoes"])
+    page = admin_client.get(f"/admin/rewards/campaign/{shoes.pk}/change/").content.decode()
+    # 100 points from the base rate, tripled on shoes: 200 more from the campaign.
+    assert "An order of 100 EUR (1 × shoes) earns 300 points, 200 of them from this campaign" in page
