@@ -4,10 +4,49 @@ On PostgreSQL, store credit entries are append-only like the points ledger's: th
 (ledger_refuse_change) refuses UPDATE and DELETE on them.
 """
 
+import importlib
 import uuid
 
 import django.db.models.deletion
 from django.db import migrations, models
+
+# Every staff role may view the catalogue and its records; program managers also set up rewards and causes.
+# (Redemptions, coupons and store credit change only through rewards.services.)
+VIEW = [
+    "view_reward",
+    "view_cause",
+    "view_redemption",
+    "view_coupon",
+    "view_storecreditaccount",
+    "view_storecreditentry",
+]
+MANAGE = ["add_reward", "change_reward", "add_cause", "change_cause"]
+GROUPS = {"Program manager": VIEW + MANAGE, "Support agent": VIEW, "Accountant": VIEW, "Read-only": VIEW}
+
+# members 0002's helper that makes permissions during migrate (post_migrate makes them only after all migrations).
+_create_permissions = importlib.import_module("members.migrations.0002_staff_groups")._create_permissions
+
+
+def permissions_grant(apps, schema_editor):
+    using = schema_editor.connection.alias
+    _create_permissions(apps, using)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, codenames in GROUPS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.add(
+            *Permission.objects.using(using).filter(content_type__app_label="rewards", codename__in=codenames)
+        )
+
+
+def permissions_revoke(apps, schema_editor):
+    using = schema_editor.connection.alias
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    granted = Permission.objects.using(using).filter(content_type__app_label="rewards", codename__in=VIEW + MANAGE)
+    for group in Group.objects.using(using).filter(name__in=GROUPS):
+        group.permissions.remove(*granted)
+
 
 STORE_CREDIT_TRIGGER = """
 CREATE TRIGGER rewards_storecreditentry_append_only BEFORE UPDATE OR DELETE ON rewards_storecreditentry
@@ -687,4 +726,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(append_only, append_only_undo),
+        migrations.RunPython(permissions_grant, permissions_revoke),
     ]

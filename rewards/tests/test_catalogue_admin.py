@@ -174,3 +174,28 @@ def test_stock_cannot_go_below_what_was_issued():
 def test_the_program_setting_is_on_the_settings_page(admin_client):
     response = admin_client.get("/admin/rewards/program/1/change/")
     assert response.status_code == 200 and "cancelled_order_coupons" in response.content.decode()
+
+
+@pytest.mark.parametrize("group", ["Program manager", "Support agent", "Accountant", "Read-only"])
+def test_every_staff_role_sees_the_catalogue_and_only_managers_set_it_up(client, group):
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps as global_apps
+    from django.contrib.auth.models import Group
+
+    from members.tests.test_staff_groups import groups_ensure
+
+    # Both migrations' forward steps again: a flushing (transactional) test elsewhere removes the groups.
+    groups_ensure()
+    grants = importlib.import_module("rewards.migrations.0010_catalogue")
+    grants.permissions_grant(global_apps, SimpleNamespace(connection=connection))
+    _some_of_everything()
+    user = User.objects.create_user("staff@example.com", "pw-12345678", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client.force_login(User.objects.get(pk=user.pk))
+    for url in ["/admin/rewards/reward/", "/admin/rewards/redemption/", "/admin/rewards/coupon/"]:
+        assert client.get(url).status_code == 200, url
+    manager = group == "Program manager"
+    assert client.get("/admin/rewards/reward/add/").status_code == (200 if manager else 403)
+    assert client.get("/admin/rewards/coupon/add/").status_code == 403
