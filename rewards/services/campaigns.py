@@ -174,6 +174,7 @@ def _config_changed(sender=None, **kwargs) -> None:
 post_save.connect(_config_changed, sender=Campaign, dispatch_uid="campaigns_cache_save")
 post_delete.connect(_config_changed, sender=Campaign, dispatch_uid="campaigns_cache_delete")
 post_save.connect(_config_changed, sender=Segment, dispatch_uid="campaigns_cache_segment_save")
+post_delete.connect(_config_changed, sender=Segment, dispatch_uid="campaigns_cache_segment_delete")
 m2m_changed.connect(_config_changed, sender=Campaign.segments.through, dispatch_uid="campaigns_cache_segments")
 
 

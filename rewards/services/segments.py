@@ -358,4 +358,5 @@ def segment_members_upload(*, segment, text: str, replace: bool = False) -> Segm
             [SegmentMember(segment=segment, member_id=pk) for pk in found.values() if pk not in present],
             ignore_conflicts=True,  # an upload of the same list at the same moment adds each member once
         )
+        segment.save(update_fields=["updated_at"])  # and the per-process copies of segments are refreshed
     return SegmentUpload(added=len(found) - len(present), already=len(present), unknown=unknown, replaced=replace)
