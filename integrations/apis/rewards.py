@@ -597,7 +597,7 @@ class CouponRedeemApi(ShopAPIView):
             409: error_response("`coupon_used`: another order used it."),
             422: error_response(
                 "`coupon_expired`, `coupon_void` (its points were refunded), `order_cancelled` (you cancelled "
-                "this order)."
+                "this order), `one_per_order` (the order already used a pay-with-points coupon of this reward)."
             ),
             **ERRORS,
         },

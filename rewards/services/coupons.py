@@ -207,12 +207,28 @@ def coupon_redeem(*, code: str, shop, order_external_id: str, now: dt.datetime |
             raise ApplicationError(
                 "This order was cancelled.", code="order_cancelled", extra={"order_external_id": order_external_id}
             )
+        if coupon.reward.kind == Kind.PAY_WITH_POINTS and _pay_with_points_used(coupon, shop, order_external_id):
+            # Its min and max are per order: a second coupon of it on the same order would pass the max.
+            raise ApplicationError(
+                "This order already uses a pay-with-points coupon of this reward.",
+                code="one_per_order",
+                extra={"code": coupon.code, "order_external_id": order_external_id},
+            )
         coupon.status = Coupon.Status.USED
         coupon.used_at = now
         coupon.used_shop = shop
         coupon.used_order_external_id = order_external_id
         coupon.save(update_fields=["status", "used_at", "used_shop", "used_order_external_id", "updated_at"])
     return coupon, True
+
+
+def _pay_with_points_used(coupon: Coupon, shop, order_external_id: str) -> bool:
+    return Coupon.objects.filter(
+        reward_id=coupon.reward_id,
+        status=Coupon.Status.USED,
+        used_shop=shop,
+        used_order_external_id=order_external_id,
+    ).exists()
 
 
 def _points_value(redemption: Redemption) -> Decimal:

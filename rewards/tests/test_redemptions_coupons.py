@@ -198,3 +198,13 @@ def test_cancelling_an_order_without_coupons_is_unchanged(member, shop):
     coupon_redeem(code=coupon.code, shop=shop, order_external_id="another-order")
     order_cancel(order=order)
     assert Coupon.objects.get(pk=coupon.pk).status == "used"
+
+
+def test_one_pay_with_points_coupon_of_a_reward_per_order(member, shop):
+    reward = reward_make("pay_with_points", points_per_unit=100, min_points=100, max_points=500)
+    first, _ = redeem(member, reward, points=500)
+    second, _ = redeem(member, reward, points=500)
+    coupon_redeem(code=first.coupon.code, shop=shop, order_external_id="o-1")
+    with refused("one_per_order", 422):
+        coupon_redeem(code=second.coupon.code, shop=shop, order_external_id="o-1")
+    assert coupon_redeem(code=second.coupon.code, shop=shop, order_external_id="o-2")[1]
