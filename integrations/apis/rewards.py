@@ -207,13 +207,14 @@ class RewardListApi(ShopAPIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         shop = request.auth.shop
-        currency = program_get().currency
+        program = program_get()
+        currency = program.currency
         member_id = query.validated_data.get("member_id")
         if member_id is None:
             rewards = [_reward_data(r, currency=currency) for r in rewards_visible(shop=shop)]
             return Response(RewardListOutputSerializer({"member": None, "results": rewards}).data)
         link = _shop_customer_or_404(request, member_id)
-        options = rewards_for_member(member=link.member, shop=shop)
+        options = rewards_for_member(member=link.member, shop=shop, program=program)
         account = link.member.points_account
         return Response(
             RewardListOutputSerializer(

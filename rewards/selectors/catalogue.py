@@ -164,12 +164,15 @@ def redeemed_counts(*, member: Member, rewards: list[Reward], now: dt.datetime, 
     return counts
 
 
-def rewards_for_member(*, member: Member, shop=None, now: dt.datetime | None = None) -> list[RewardOption]:
+def rewards_for_member(
+    *, member: Member, shop=None, now: dt.datetime | None = None, program: Program | None = None
+) -> list[RewardOption]:
     """The rewards `member` sees now (at `shop` when given: those offered there), each redeemable now or with
     why not (short of points, out of stock, limit reached, tier required, not yet active). Rewards for
-    segments the member is not in are left out. A fixed number of queries, however many rewards."""
+    segments the member is not in are left out. A fixed number of queries, however many rewards.
+    `program`: the caller's, when it has loaded it already."""
     now = now or timezone.now()
-    program = program_get()
+    program = program or program_get()
     account = PointsAccount.objects.select_related("member", "tier").get(member=member)
     segment_ids = member_segment_ids(member=member)
     rewards = list(_catalogue(shop=shop, now=now))
