@@ -13,6 +13,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.prepared import PreparedSelect
 from integrations.keys import key_hash_matches, key_prefix
 from integrations.models import ApiKey, Order, Shop, ShopCustomer
 from members.models import Member
@@ -191,6 +192,27 @@ def _column(model, field: str) -> str:
     return f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(field)}"
 
 
+def _members_with_first_purchase():
+    return Member.objects.select_related("points_account").annotate(
+        first_purchase_recorded=_first_purchase_recorded(_column(Member, "id"))
+    )
+
+
+_MEMBER_BY_ID = PreparedSelect(
+    lambda public_id: _members_with_first_purchase().filter(public_id=public_id)[:1], uuid.UUID(int=1)
+)
+_CUSTOMER_BY_EXTERNAL_ID = PreparedSelect(
+    lambda shop_pk, external_id: (
+        ShopCustomer.objects.select_related("member__points_account")
+        .annotate(first_purchase_recorded=_first_purchase_recorded(_column(ShopCustomer, "member_id")))
+        .filter(shop_id=shop_pk, external_id=external_id)
+        .order_by("pk")[:1]
+    ),
+    -1,
+    "\x00sample external id\x00",
+)
+
+
 def order_member_find(
     *, shop: Shop, member_id: uuid.UUID | None = None, member_external_id: str | None = None, email: str | None = None
 ) -> Member | None:
@@ -199,23 +221,15 @@ def order_member_find(
     trusted by it); None when the customer is not known yet (the order is then kept unmatched). One query;
     the member carries `first_purchase_recorded` (whether their first_purchase event is recorded already,
     read without a lock: True stays true, False is checked again when the event is recorded)."""
-    members = Member.objects.select_related("points_account").annotate(
-        first_purchase_recorded=_first_purchase_recorded(_column(Member, "id"))
-    )
     if member_id is not None:
-        member = members.filter(public_id=member_id).first()
+        member = _MEMBER_BY_ID.first(member_id)
         if member is None:
             raise ApplicationError(
                 "No member has this member_id.", code="unknown_member", extra={"member_id": str(member_id)}
             )
         return member
     if member_external_id:
-        link = (
-            ShopCustomer.objects.select_related("member__points_account")
-            .annotate(first_purchase_recorded=_first_purchase_recorded(_column(ShopCustomer, "member_id")))
-            .filter(shop=shop, external_id=member_external_id)
-            .first()
-        )
+        link = _CUSTOMER_BY_EXTERNAL_ID.first(shop.pk, member_external_id)
         if link is not None:
             link.member.first_purchase_recorded = link.first_purchase_recorded
             return link.member

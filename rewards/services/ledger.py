@@ -28,6 +28,7 @@ from core.db import (
     sql_value,
 )
 from core.exceptions import ApplicationError
+from core.prepared import PreparedSelect
 from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import program_get
 from rewards.services.program import inactivity_cutoff, lot_expires_at
@@ -67,10 +68,20 @@ class Actor:
 def _lock(account_id: int, *, with_member: bool = False) -> PointsAccount:
     """Lock the account row for the rest of the transaction (serialises all changes to one member);
     `with_member` reads the member (for its status) in the same query, without locking the member's row."""
-    accounts = PointsAccount.objects.select_for_update(no_key=True, of=("self",))
-    if with_member:
-        accounts = accounts.select_related("member")
-    return accounts.get(pk=account_id)
+    if with_member:  # every order and event: compiled once per connection
+        account = _LOCK_WITH_MEMBER.first(account_id)
+        if account is None:
+            raise PointsAccount.DoesNotExist(f"No points account {account_id}.")
+        return account
+    return PointsAccount.objects.select_for_update(no_key=True, of=("self",)).get(pk=account_id)
+
+
+_LOCK_WITH_MEMBER = PreparedSelect(
+    lambda pk: (
+        PointsAccount.objects.select_for_update(no_key=True, of=("self",)).select_related("member").filter(pk=pk)
+    ),
+    -1,
+)
 
 
 def _replayed(
