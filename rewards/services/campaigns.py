@@ -20,6 +20,10 @@ How a campaign reaches an order (rewards.services.boosts is the seam with the or
 
 Refunds and cancellations reverse an order's campaign points with the rest (from its breakdown); they
 do not give them back to the budget or to the member's limit: a budget counts the points a campaign gave.
+
+Action bonuses (kind action_bonus) are given by rewards.services.events.event_record:
+`campaign_action_offers` (cached like the order config) and `campaign_actions_award` (inside the event's
+transaction), through the same budget and limit core, `_campaigns_use`.
 """
 
 import datetime as dt
