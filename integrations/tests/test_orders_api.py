@@ -432,3 +432,42 @@ def test_simulate_for_a_closed_member_is_the_422_the_order_would_get(api, member
 def test_simulate_malformed_is_400_and_without_a_key_401(api, rules):
     _error(api.post(f"{URL}/simulate", body(currency=None), format="json"), 400, "validation_error")
     _error(APIClient().post(f"{URL}/simulate", body(), format="json"), 401, "not_authenticated")
+
+
+def test_the_answer_and_the_checked_body_are_the_serializers_own(api, member, rules, monkeypatch):
+    """POST /orders checks the body and renders the answer without DRF's serializers where it can
+    (integrations.apis.order_bodies): the same data for order_record, byte for byte the same answer."""
+    from rest_framework.renderers import JSONRenderer
+
+    from integrations.apis import orders as orders_api
+
+    fast_body, fast_json = orders_api.order_body_fast, orders_api.order_result_json
+    seen = []
+
+    def body_both(data, *, placed_at_field):
+        checked = fast_body(data, placed_at_field=placed_at_field)
+        serializer = orders_api.OrderInputSerializer(data=data)
+        assert serializer.is_valid() and serializer.validated_data == checked
+        assert list(serializer.validated_data) == list(checked)
+        seen.append("body")
+        return checked
+
+    def json_both(result, fields):
+        data = fast_json(result, fields)
+        render = JSONRenderer().render
+        assert render(data) == render(orders_api.OrderOutputSerializer(result).data)
+        seen.append("answer")
+        return data
+
+    monkeypatch.setattr(orders_api, "order_body_fast", body_both)
+    monkeypatch.setattr(orders_api, "order_result_json", json_both)
+    assert api.post(URL, body(), format="json").status_code == 201
+    assert api.post(URL, body(), format="json").status_code == 200
+    no_lines = body("o-2", lines=[], subtotal="10.00", total="10.00")
+    assert api.post(URL, no_lines, format="json").status_code == 201
+    unknown = body("o-3", member_external_id="nobody-yet")
+    assert api.post(URL, unknown, format="json").json()["status"] == "unmatched"
+    assert seen == ["body", "answer"] * 4
+    # What the fast check cannot vouch for goes to the serializer, which words the error.
+    error = _error(api.post(URL, body("o-4", total="lots"), format="json"), 400, "validation_error")
+    assert "total" in error["details"]

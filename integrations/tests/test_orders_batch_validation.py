@@ -1,6 +1,6 @@
-"""POST /orders/batch checks most orders without DRF (integrations.apis.orders_batch._order_fast): whatever it
-accepts, OrderInputSerializer accepts too, with the very same data (keys, order, values and types); what it
-refuses goes to the serializer, so the errors stay those of POST /orders."""
+"""POST /orders and /orders/batch check most orders without DRF (integrations.apis.order_bodies.order_body_fast):
+whatever it accepts, OrderInputSerializer accepts too, with the very same data (keys, order, values and types);
+what it refuses goes to the serializer, so the errors stay those of POST /orders."""
 
 import datetime as dt
 import uuid
@@ -10,8 +10,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integrations.apis.order_bodies import Refused, order_body_fast
 from integrations.apis.orders import OrderInputSerializer
-from integrations.apis.orders_batch import _order_fast, _Refused
 from integrations.tests.test_members_api_fuzz import bodies, values
 from integrations.tests.test_orders_api_fuzz import ORDER_FIELDS, PLAUSIBLE_ORDER
 
@@ -102,8 +102,8 @@ def _typed(value):
 def test_what_the_fast_check_accepts_the_serializer_accepts_alike(db, body):
     serializer = OrderInputSerializer()
     try:
-        fast = _order_fast(body, placed_at_field=serializer.fields["placed_at"])
-    except _Refused:
+        fast = order_body_fast(body, placed_at_field=serializer.fields["placed_at"])
+    except Refused:
         return
     assert _typed(fast) == _typed(serializer.run_validation(body)), body
 
@@ -120,7 +120,7 @@ def test_the_fast_check_takes_ordinary_orders(db):
         "lines": [{"sku": "A", "quantity": 2, "total": "100"}],
         "coupon_codes": ["WELCOME"],
     }
-    data = _order_fast(body, placed_at_field=OrderInputSerializer().fields["placed_at"])
+    data = order_body_fast(body, placed_at_field=OrderInputSerializer().fields["placed_at"])
     assert data["lines"][0] == {
         "sku": "A",
         "name": "",
