@@ -1,9 +1,15 @@
 """POST /api/v1/coupons/{code}/validate and /redeem, and cancelling the order that used a coupon."""
 
+# ruff: noqa: E402
+import pytest
+
+# These tests borrow the rewards tests' helpers: rewrite their asserts, as rewards/tests/conftest.py asks (it is
+# loaded after this app's tests are collected, too late for a module imported here first).
+pytest.register_assert_rewrite("rewards.tests.helpers")
+
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 from django.utils import timezone
 
 from integrations.services.shops import shop_create

@@ -1,10 +1,16 @@
 """Random malformed bodies and codes against POST /coupons/{code}/validate (never writes) and /redeem (an error
 answer writes nothing): never a 500."""
 
+# ruff: noqa: E402
+import pytest
+
+# These tests borrow the rewards tests' helpers: rewrite their asserts, as rewards/tests/conftest.py asks (it is
+# loaded after this app's tests are collected, too late for a module imported here first).
+pytest.register_assert_rewrite("rewards.tests.helpers")
+
 import json
 from urllib.parse import quote
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient

@@ -1,9 +1,15 @@
 """GET /api/v1/rewards and POST /api/v1/members/{id}/redemptions."""
 
+# ruff: noqa: E402
+import pytest
+
+# These tests borrow the rewards tests' helpers: rewrite their asserts, as rewards/tests/conftest.py asks (it is
+# loaded after this app's tests are collected, too late for a module imported here first).
+pytest.register_assert_rewrite("rewards.tests.helpers")
+
 import uuid
 from decimal import Decimal
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 

@@ -1,9 +1,15 @@
 """Random malformed bodies against POST /members/{id}/redemptions: never a 500, and an error answer writes
 nothing (no redemption, coupon, ledger entry, store credit or unit of stock)."""
 
+# ruff: noqa: E402
+import pytest
+
+# These tests borrow the rewards tests' helpers: rewrite their asserts, as rewards/tests/conftest.py asks (it is
+# loaded after this app's tests are collected, too late for a module imported here first).
+pytest.register_assert_rewrite("rewards.tests.helpers")
+
 import json
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
