@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
+from core.db import sql_insert, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
@@ -130,7 +131,7 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 breakdown=breakdown,
                 fingerprint=fingerprint,
             )
-            order.save(force_insert=True)
+            sql_insert(order)
             if earns:
                 program = program_cached()
                 available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
@@ -147,9 +148,7 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                     key_is_new=True,  # this order's row, inserted above, is the only one that earns under it
                 )
                 order.points = breakdown.points
-                Order.objects.filter(pk=order.pk).update(
-                    lot=order.lot, points=order.points, updated_at=order.updated_at
-                )
+                _order_lot_set(order)
                 order_earned(Earned(member=member, order=order, breakdown=order.breakdown))
                 _points_awarded_publish(order, member)
                 if not getattr(member, "first_purchase_recorded", False):  # one query spared on every later order
@@ -252,6 +251,16 @@ def order_cancel(*, order: Order) -> tuple[Order, int]:
         coupons_order_cancelled(order=order)  # the rewards' coupons it used: released, or their points refunded
         _refunded_publish(order, refund=None, points=left)
     return order, left
+
+
+def _order_lot_set(order: Order) -> None:
+    """Store the order's lot and points (what Order.objects.filter(pk=).update() does, without compiling)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Order._meta.db_table)} SET lot_id = %s, points = %s, updated_at = %s "
+            "WHERE id = %s",
+            [order.lot.pk, order.points, sql_value(order.updated_at), order.pk],
+        )
 
 
 def _points_awarded_publish(order: Order, member: Member) -> None:
