@@ -188,3 +188,13 @@ def test_batch_queries_with_tiers_do_not_grow(shop, rules, tiers, n, django_asse
     orders = _validated([order_body(f"p-{i}", total="1.00", member_external_id=f"cust-{i}") for i in range(n)])
     with django_assert_num_queries(BATCH_QUERIES - 2 + 1):
         orders_record_batch(shop=shop, orders=orders)
+
+
+def test_the_tier_multiplier_rounds_as_the_program_says(api, member, rules, tiers):
+    from rewards.tests.helpers import set_program
+
+    _bronze, silver, _gold = tiers
+    set_program(rounding="half_up")
+    tier_set(member=member, tier=silver, ends_at=timezone.now() + dt.timedelta(days=1), actor=None, reason="Test")
+    response = api.post(ORDERS, order_body("o-1", total="11.00"), format="json")
+    assert response.json()["points"] == 17  # 11 x 1.5 = 16.5, half up

@@ -71,6 +71,7 @@ class TiersConfig:
     tiers: tuple[Tier, ...]
     time_zone: str = "UTC"
     currency: str = "EUR"
+    rounding: str = "down"  # the program's rounding, for the points a multiplier adds
     by_id: dict = field(default_factory=dict)
     by_sku: dict = field(default_factory=dict)
 
@@ -98,6 +99,7 @@ def _config_load() -> TiersConfig:
         Tier.objects.annotate(
             program_tz=Subquery(program.values("time_zone")[:1]),
             program_currency=Subquery(program.values("currency")[:1]),
+            program_rounding=Subquery(program.values("rounding")[:1]),
         ).order_by("rank")
     )
     first = tiers[0] if tiers else None
@@ -105,6 +107,7 @@ def _config_load() -> TiersConfig:
         tiers=tiers,
         time_zone=(first and first.program_tz) or "UTC",
         currency=((first and first.program_currency) or "EUR").upper(),
+        rounding=(first and first.program_rounding) or "down",
         by_id={t.pk: t for t in tiers},
         by_sku={t.membership_sku.strip().casefold(): t for t in tiers if t.membership_sku.strip()},
     )
@@ -137,7 +140,13 @@ def tier_multipliers(config: TiersConfig | None, *, account, at: dt.datetime) ->
     if tier is None or Decimal(tier.earning_multiplier) == ONE:
         return ()
     return (
-        Multiplier(name=tier.name, factor=Decimal(tier.earning_multiplier), source="tier", ref=str(tier.public_id)),
+        Multiplier(
+            name=tier.name,
+            factor=Decimal(tier.earning_multiplier),
+            source="tier",
+            ref=str(tier.public_id),
+            rounding=config.rounding,
+        ),
     )
 
 
