@@ -161,7 +161,7 @@ MEMBER_EXAMPLE = {
         "colour": "#A8A9AD",
         "icon": "★",
         "perks": {
-            "earning_multiplier": "1.25",
+            "earning_multiplier": "1.250",
             "birthday_bonus_points": 100,
             "free_shipping": True,
             "early_access": False,
