@@ -36,8 +36,9 @@ def tiers_recalculate_nightly(force: bool = False) -> int:
 
 @shared_task
 def tier_dividends_pay(year: int | None = None) -> int:
-    """Run hourly by beat; on 2 January (program's time zone), from TIERS_NIGHT_HOUR + 1 o'clock, credit last
-    year's paid-membership dividends as store credit (idempotent per member and year)."""
+    """Run hourly by beat; in the hour after TIERS_NIGHT_HOUR + 1 o'clock on 2 January (program's time zone),
+    credit last year's paid-membership dividends as store credit (idempotent per member and year). A missed
+    hour is not caught up: run `manage.py tiers_recalculate --pay-dividends YEAR` (docs/tiers.md)."""
     if year is None:
         local = tiers.program_local_now()
         if (local.month, local.day, local.hour) != (1, 2, TIERS_NIGHT_HOUR + 1):
