@@ -198,3 +198,20 @@ def test_the_tier_multiplier_rounds_as_the_program_says(api, member, rules, tier
     tier_set(member=member, tier=silver, ends_at=timezone.now() + dt.timedelta(days=1), actor=None, reason="Test")
     response = api.post(ORDERS, order_body("o-1", total="11.00"), format="json")
     assert response.json()["points"] == 17  # 11 x 1.5 = 16.5, half up
+
+
+def test_tiers_add_one_query_to_an_order_that_moves_no_one(api, member, rules):
+    """POST /orders with tiers defined: the members' metrics are one query more than without tiers (the tiers
+    themselves are loaded either way: cached per process in production, every time in the tests)."""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    assert api.post(ORDERS, order_body("o-0"), format="json").status_code == 201  # first purchase, key use
+    with CaptureQueriesContext(conn) as without_tiers:
+        assert api.post(ORDERS, order_body("o-1"), format="json").status_code == 201
+    Tier.objects.create(name="Member", rank=0, metric="spend", entry_threshold=0)
+    Tier.objects.create(name="Plus", rank=1, metric="spend", entry_threshold=D("10000"))
+    assert api.post(ORDERS, order_body("o-2"), format="json").status_code == 201  # records the first tier
+    with CaptureQueriesContext(conn) as with_tiers:
+        assert api.post(ORDERS, order_body("o-3"), format="json").status_code == 201
+    assert len(with_tiers) == len(without_tiers) + 1
