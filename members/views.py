@@ -7,18 +7,34 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
+from core.exceptions import ApplicationError
 from members.forms import CloseAccountForm, PreferencesForm, ProfileForm
+from members.page_selectors import (
+    dashboard_rewards_get,
+    how_to_earn_get,
+    member_redemption_get,
+    reward_option_get,
+    rewards_page_get,
+    tier_page_get,
+)
+from members.reward_forms import RedeemForm, redemption_key_new
 from members.selectors import member_entry_get, member_for_user
 from members.services import member_close, member_preferences_update, member_profile_update
-from rewards.models import PointEntry
-from rewards.selectors import account_entries, next_expiry_get
+from members.templatetags.member_ui import zone
+from members.words import coupon_gives, pay_with_points_value, redeem_error_words, refusal_words, reward_gives
+from rewards.models import PointEntry, Reward
+from rewards.selectors import account_entries, next_expiry_get, program_get
+from rewards.selectors.catalogue import coupon_display_status, member_coupons
 from rewards.services.ledger import Actor
+from rewards.services.redemptions import redemption_coupon, reward_redeem
 
 HISTORY_PAGE_SIZE = 25
 RECENT_ENTRIES = 5
+COUPONS_PAGE_SIZE = 20
 
 
 def member_required(view):
@@ -49,6 +65,7 @@ def dashboard(request, member):
             "account": account,
             "next_expiry": next_expiry_get(account=account),
             "recent": account_entries(account=account)[:RECENT_ENTRIES],
+            "summary": dashboard_rewards_get(member=member, program=program_get()),
         },
     )
 
@@ -107,3 +124,146 @@ def close_account(request, member):
         messages.info(request, _("Your account is closed and your personal details are removed. Thank you."))
         return redirect("account_login")
     return render(request, "members/close.html", {"member": member, "account": member.points_account, "form": form})
+
+
+# --- rewards, coupons, tier, how to earn -------------------------------------------------------------------
+# Dates written out in words by the selectors (tier and campaign end dates) are in the program's time zone,
+# as the templates show theirs (base.html): the selectors run under timezone.override(program zone).
+
+
+def _redeem_context(*, member, program, option, form, error=None) -> dict:
+    reward = option.reward
+    account = member.points_account
+    cost = reward.points
+    if reward.kind == Reward.Kind.PAY_WITH_POINTS:
+        field = form.fields["points"]
+        try:
+            cost = int(form["points"].value())
+        except (TypeError, ValueError):
+            cost = field.min_value
+        if not field.min_value <= cost <= field.max_value:
+            cost = field.min_value
+    return {
+        "member": member,
+        "account": account,
+        "option": option,
+        "reward": reward,
+        "gives": reward_gives(reward, currency=program.currency),
+        "currency": reward.currency or program.currency,
+        "form": form,
+        "cost": cost,
+        "balance_after": account.available - cost,
+        "worth": pay_with_points_value(reward, cost) if reward.kind == Reward.Kind.PAY_WITH_POINTS else None,
+        "why": refusal_words(option.refusal) if option.refusal else "",
+        "error": error,
+    }
+
+
+@member_required
+@require_GET
+def rewards(request, member):
+    program = program_get()
+    with timezone.override(zone(program.time_zone)):
+        page = rewards_page_get(member=member, program=program)
+
+    def row(option) -> dict:
+        why = refusal_words(option.refusal) if option.refusal else ""
+        return {"option": option, "gives": reward_gives(option.reward, currency=program.currency), "why": why}
+
+    return render(
+        request,
+        "members/rewards.html",
+        {
+            "member": member,
+            "account": member.points_account,
+            "available": [row(o) for o in page.available],
+            "unavailable": [row(o) for o in page.unavailable],
+        },
+    )
+
+
+@member_required
+@require_http_methods(["GET", "POST"])
+def reward_redeem_confirm(request, member, reward_id):
+    """GET: what redeeming will do, with a fresh idempotency key in the form. POST: redeem once (the same key
+    again, a double submit, finds the first redemption), then show its result; a refusal changes nothing and
+    is shown on the same page."""
+    program = program_get()
+    option = reward_option_get(member=member, reward_id=reward_id, program=program)
+    account = member.points_account
+    if request.method == "POST":
+        form = RedeemForm(request.POST, reward=option.reward, account=account)
+        if form.is_valid():
+            try:
+                redemption, _created = reward_redeem(
+                    member=member,
+                    reward=option.reward,
+                    idempotency_key=form.cleaned_data["key"],
+                    channel="web",
+                    points=form.cleaned_data.get("points"),
+                )
+            except ApplicationError as error:
+                account.refresh_from_db(fields=["available"])
+                fresh = RedeemForm(
+                    initial={"key": redemption_key_new(), "points": form.cleaned_data.get("points")},
+                    reward=option.reward,
+                    account=account,
+                )
+                context = _redeem_context(
+                    member=member, program=program, option=option, form=fresh, error=redeem_error_words(error)
+                )
+                return render(request, "members/reward_confirm.html", context, status=error.status)
+            return redirect("members:redemption", redemption_id=redemption.public_id)
+        form.data = form.data.copy()
+        form.data["key"] = redemption_key_new()  # nothing was redeemed: the next try gets a key of its own
+        context = _redeem_context(member=member, program=program, option=option, form=form)
+        return render(request, "members/reward_confirm.html", context, status=422)
+    form = RedeemForm(initial={"key": redemption_key_new()}, reward=option.reward, account=account)
+    context = _redeem_context(member=member, program=program, option=option, form=form)
+    return render(request, "members/reward_confirm.html", context)
+
+
+@member_required
+@require_GET
+def redemption(request, member, redemption_id):
+    redemption = member_redemption_get(member=member, redemption_id=redemption_id)
+    coupon = redemption_coupon(redemption)
+    return render(
+        request,
+        "members/redemption.html",
+        {
+            "member": member,
+            "account": member.points_account,
+            "redemption": redemption,
+            "coupon": coupon,
+            "coupon_gives": coupon_gives(coupon) if coupon else "",
+            "coupon_status": coupon_display_status(coupon) if coupon else "",
+        },
+    )
+
+
+@member_required
+@require_GET
+def coupons(request, member):
+    page = Paginator(member_coupons(member=member), COUPONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = [(c, coupon_gives(c), coupon_display_status(c, now=now)) for c in page.object_list]
+    return render(request, "members/coupons.html", {"member": member, "page": page, "rows": rows})
+
+
+@member_required
+@require_GET
+def tier(request, member):
+    program = program_get()
+    with timezone.override(zone(program.time_zone)):
+        page = tier_page_get(member=member, program=program)
+    return render(request, "members/tier.html", {"member": member, "page": page})
+
+
+@member_required
+@require_GET
+def earn(request, member):
+    program = program_get()
+    with timezone.override(zone(program.time_zone)):
+        ways = how_to_earn_get(member=member, program=program)
+    return render(request, "members/earn.html", {"member": member, "ways": ways})
