@@ -212,6 +212,7 @@ class Gunicorn:
     port: int = 0
     process: subprocess.Popen | None = None
     log: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench_http_")) / "gunicorn.log")
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(40))  # sessions made in-process need it
 
     def start(self) -> None:
         with socket.socket() as s:  # a free port
@@ -220,7 +221,7 @@ class Gunicorn:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "http_site.settings",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+            "DJANGO_SECRET_KEY": self.secret_key,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CELERY_BROKER_URL": self.broker,
             "CACHE_URL": self.cache,

@@ -1,11 +1,14 @@
 """Load generators of bench/http_intake.py that wrk cannot be: each runs in its own process and prints one JSON line.
 
-    loadgen.py openloop --port P --key K --members FILE --kind orders|members --path PATH --rate R --seconds S --tag T
+    loadgen.py openloop --port P --key K --members FILE --kind orders|members|rewards|page --path PATH --rate R \
+        --seconds S --tag T
     loadgen.py batch    --port P --key K --members FILE --path PATH --clients N --size 500 --seconds S --tag T
 
 openloop: requests at a fixed rate whatever the server does (request i is due at start + i / rate), each
 latency measured from the time it was due, not from when it could be sent: a stalled server shows as
 latency of every request that should have gone meanwhile (no coordinated omission, as wrk2 would).
+Kinds are those of wrk.lua: orders (POST PATH), members (GET PATH/id), rewards (GET PATH?member_id=id), page
+(GET PATH signed in: the members file's first column is a session key, sent as the sessionid cookie).
 batch: N clients, each posting batches of --size orders one after another until --seconds have passed;
 in-flight batches are awaited and counted.
 
@@ -74,9 +77,11 @@ def order_body(*, external_id: str, customer: str) -> dict:
     }
 
 
-def http_request(method: str, path: str, *, port: int, key: str, body: bytes = b"") -> bytes:
+def http_request(method: str, path: str, *, port: int, key: str, body: bytes = b"", session: str = "") -> bytes:
+    """With `session`: a signed-in member's request (the session cookie instead of the API key)."""
+    auth = f"Cookie: sessionid={session}" if session else f"X-Api-Key: {key}"
     head = (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Api-Key: {key}\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n"
         "X-Forwarded-Proto: https\r\nConnection: close\r\n"
     )
     if body:
@@ -112,6 +117,10 @@ async def openloop(args) -> dict:
         if args.kind == "orders":
             body = json.dumps(order_body(external_id=f"{args.tag}-{i}", customer=customer)).encode()
             request = http_request("POST", args.path, port=args.port, key=args.key, body=body)
+        elif args.kind == "rewards":
+            request = http_request("GET", f"{args.path}?member_id={member_id}", port=args.port, key=args.key)
+        elif args.kind == "page":
+            request = http_request("GET", args.path, port=args.port, key=args.key, session=customer)
         else:
             request = http_request("GET", f"{args.path}/{member_id}", port=args.port, key=args.key)
         async with limit:
@@ -197,7 +206,7 @@ def main() -> None:
     parser.add_argument("--path", required=True)
     parser.add_argument("--tag", required=True, help="prefix of the orders' external ids (unique per run)")
     parser.add_argument("--seconds", type=float, required=True)
-    parser.add_argument("--kind", choices=["orders", "members"], default="orders")
+    parser.add_argument("--kind", choices=["orders", "members", "rewards", "page"], default="orders")
     parser.add_argument("--rate", type=float, default=10.0, help="openloop: requests per second")
     parser.add_argument("--clients", type=int, default=1, help="batch: concurrent clients")
     parser.add_argument("--size", type=int, default=500, help="batch: orders per request")

@@ -1,8 +1,12 @@
 -- wrk script of bench/http_intake.py. Arguments after `--`:
 --   orders  MEMBERS_FILE TAG PATH KEY   POST a 3-line order for a random member, unique external_id
 --   members MEMBERS_FILE TAG PATH KEY   GET PATH .. "/" .. a random member's id
--- MEMBERS_FILE has one "customer_id member_uuid" per line. Counts responses by status class and prints
--- one line "WRKJSON {...}" when done. The order body must stay the same as loadgen.py's order_body().
+--   rewards MEMBERS_FILE TAG PATH KEY   GET PATH .. "?member_id=" .. a random member's id
+--   page    MEMBERS_FILE TAG PATH KEY   GET PATH as a random member signed in: the first column is a session
+--                                       key (sent as the sessionid cookie, no API key)
+-- MEMBERS_FILE has one "customer_id member_uuid" per line (page: "session_key member_uuid"). Counts
+-- responses by status class and prints one line "WRKJSON {...}" when done. The order body must stay the
+-- same as loadgen.py's order_body().
 
 local threads = {}
 local next_id = 0
@@ -51,6 +55,12 @@ function request()
   if mode == "orders" then
     headers["Content-Type"] = "application/json"
     return wrk.format("POST", path, headers, order_body(member[1]))
+  end
+  if mode == "rewards" then
+    return wrk.format("GET", path .. "?member_id=" .. member[2], headers)
+  end
+  if mode == "page" then
+    return wrk.format("GET", path, {["Cookie"] = "sessionid=" .. member[1], ["X-Forwarded-Proto"] = "https"})
   end
   return wrk.format("GET", path .. "/" .. member[2], headers)
 end
