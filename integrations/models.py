@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from core.models import BaseModel
 
@@ -85,6 +86,7 @@ class Shop(BaseModel):
     )
     active = models.BooleanField(default=True, help_text=_("An inactive shop's API keys are refused."))
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ("name",)

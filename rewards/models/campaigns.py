@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from core.models import BaseModel
 
@@ -35,6 +36,7 @@ class Segment(BaseModel):
         help_text=_("Rule segments: the conditions, all of which must hold (see the help below the form)."),
     )
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["name"]
@@ -124,6 +126,7 @@ class Campaign(BaseModel):
     )
     points_given = models.PositiveIntegerField(default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["points_given", "updated_at"], m2m_fields=["segments"])
 
     class Meta:
         ordering = ["-starts_at", "id"]

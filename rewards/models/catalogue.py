@@ -13,6 +13,7 @@ How the pieces fit (docs/rewards.md):
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from core.models import BaseModel
 
@@ -27,6 +28,7 @@ class Cause(BaseModel):
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -137,6 +139,7 @@ class Reward(BaseModel):
     )
     position = models.PositiveIntegerField(default=0, help_text=_("Lower comes first in lists."))
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["units_issued", "updated_at"], m2m_fields=["segments", "shops"])
 
     class Meta:
         ordering = ["position", "points", "title"]

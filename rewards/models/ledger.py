@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from core.models import BaseModel
 
@@ -68,6 +69,7 @@ class Program(models.Model):
         help_text=_("Largest adjustment (either sign) a staff user without the unlimited permission may make."),
     )
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("program settings")

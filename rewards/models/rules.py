@@ -6,6 +6,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from core.models import BaseModel
 from rewards.models.ledger import PointEntry, Program
@@ -99,6 +100,7 @@ class EarningRule(BaseModel):
         default=False, help_text=_("Products this rule applies to get no points from the rules after it.")
     )
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-priority", "id"]
@@ -161,6 +163,7 @@ class EventRule(BaseModel):
     starts_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: already started."))
     ends_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never ends."))
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["event", "id"]
