@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test lint format worker beat migrate demo bench bench-http audit clean
+.PHONY: run test lint format worker beat migrate demo bench bench-http bench-rewards audit clean
 
 # .venv is rebuilt when the requirements change; the stamp file remembers the last install.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -53,6 +53,9 @@ bench: venv ## Ledger benchmarks: DATABASE_URL names a PostgreSQL server; each s
 
 bench-http: venv ## The order API over gunicorn vs a bare view and pgbench (needs wrk, pgbench, Redis): bench/README.md
 	$(BIN)/python bench/http_intake.py
+
+bench-rewards: venv ## A member's rewards, the API and the page, over gunicorn under load (needs wrk, Redis): bench/README.md
+	$(BIN)/python bench/rewards_reads.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
