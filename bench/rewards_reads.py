@@ -91,9 +91,10 @@ def main() -> None:
     points = points_seed(rng=random.Random(4))
     tiers = tiers_seed()
     redemptions = redemptions_seed(rng=random.Random(5))
+    mix = options_mix(shop_pk=seed.shop_pk, rng=random.Random(6))
     print(
-        f"seeded: {args.members:,} members, {catalogue} rewards, {points:,} points earned; tiers {tiers}; "
-        f"{redemptions}",
+        f"migrated and seeded in {time.perf_counter() - began:.0f} s: {args.members:,} members, {catalogue} rewards, "
+        f"{points:,} points earned; tiers {tiers}; {redemptions}; {mix}",
         flush=True,
     )
     page_path, page_note = page_url(args.page)
@@ -126,7 +127,7 @@ def main() -> None:
     report(
         args,
         reads,
-        seeded={"catalogue": catalogue, "points": points, "tiers": tiers, "redemptions": redemptions},
+        seeded={"catalogue": catalogue, "points": points, "tiers": tiers, "redemptions": redemptions, "mix": mix},
         page_note=page_note,
         load_before=load_before,
         errors_logged=server.errors_logged(),
@@ -240,8 +241,8 @@ def form_save(form, name: str):
 
 
 def points_seed(*, rng: random.Random) -> int:
-    """Points earned on orders (one to three lots a member, points_earn): about 15 % of members below 300
-    points, most between 300 and 6,000, a tenth above; returns the points earned in all."""
+    """Points earned on orders (one to three lots a member, points_earn): a fifth of the members below 300
+    points, most between 300 and 3,000, 15 % up to 8,000, 5 % up to 15,000; returns the points earned in all."""
     from django.db import transaction
 
     from members.models import Member
@@ -255,12 +256,14 @@ def points_seed(*, rng: random.Random) -> int:
         members = list(Member.objects.select_related("points_account").order_by("pk"))
         for i, member in enumerate(members):
             share = rng.random()
-            if share < 0.15:
+            if share < 0.2:
                 wanted = rng.randint(0, 299)
-            elif share < 0.9:
-                wanted = rng.randint(300, 6000)
+            elif share < 0.8:
+                wanted = rng.randint(300, 3000)
+            elif share < 0.95:
+                wanted = rng.randint(3000, 8000)
             else:
-                wanted = rng.randint(6000, 15000)
+                wanted = rng.randint(8000, 15000)
             lots = rng.randint(1, 3)
             for lot in range(lots):
                 points = wanted // lots + (wanted % lots if lot == 0 else 0)
@@ -331,6 +334,30 @@ def redemptions_seed(*, rng: random.Random) -> str:
     done = Redemption.objects.count()
     members_with = Redemption.objects.values("member").distinct().count()
     return f"{done:,} redemptions by {members_with:,} members ({refused:,} refused: points, tier or stock)"
+
+
+def options_mix(*, shop_pk: int, rng: random.Random, sample: int = 200) -> str:
+    """What a member sees at the shop, over a sample of members: medians of the rewards redeemable now, short
+    of points, and refused for another reason (tier, stock, limit, not active yet)."""
+    from collections import Counter
+
+    from integrations.models import Shop
+    from members.models import Member
+    from rewards.selectors.catalogue import rewards_for_member
+
+    shop = Shop.objects.get(pk=shop_pk)
+    members = list(Member.objects.order_by("pk"))
+    rows = []
+    for member in rng.sample(members, min(sample, len(members))):
+        options = rewards_for_member(member=member, shop=shop)
+        codes = Counter("available" if o.refusal is None else o.refusal.code for o in options)
+        available, short = codes["available"], codes["insufficient_points"]
+        rows.append((len(options), available, short, len(options) - available - short))
+    shown, available, short, other = (median(row[i] for row in rows) for i in range(4))
+    return (
+        f"medians over {len(rows)} members: {shown:g} rewards shown, {available:g} redeemable now, {short:g} short "
+        f"of points, {other:g} refused otherwise (tier, stock, limit, not active yet)"
+    )
 
 
 def sessions_seed(*, secret_key: str, directory: Path) -> Path:
@@ -548,6 +575,7 @@ def report(args, reads, *, seeded, page_note, load_before, errors_logged: int, l
         f"rewards; {seeded['points']:,} points earned; tiers {seeded['tiers']}; {seeded['redemptions']}; "
         "each request for a random member"
     )
+    print(f"what members see: {seeded['mix']}")
     if page_note:
         print(f"NOTE: {page_note}")
     print("\nqueries per request (in-process, CaptureQueriesContext, after one warm-up request):")
