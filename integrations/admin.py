@@ -34,6 +34,7 @@ from rewards.admin import (
     short_datetime,
     signed,
 )
+from rewards.admin.history import ConfigHistoryAdmin
 
 
 def key_status(api_key: ApiKey) -> str:
@@ -119,7 +120,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Shop)
-class ShopAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class ShopAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     form = ShopAdminForm
     actions = ["create_api_key"]
     list_display = ("name", "kind", "currency", "time_zone", "active", "live_keys")

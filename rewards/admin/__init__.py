@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.exceptions import ApplicationError
+from rewards.admin.history import ConfigHistoryAdmin, config_changes_urls
 from rewards.forms import PointsAdjustForm, ProgramAdminForm
 from rewards.models import (
     EarningRule,
@@ -278,7 +279,7 @@ def _adjust(model_admin, request, accounts: list[PointsAccount], form: PointsAdj
 
 
 @admin.register(Program)
-class ProgramAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class ProgramAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     """One row (pk 1): the changelist goes straight to it; it cannot be added or deleted."""
 
     form = ProgramAdminForm
@@ -307,6 +308,9 @@ class ProgramAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         return redirect(reverse("admin:rewards_program_change", args=[program_get().pk]))
+
+    def get_urls(self):
+        return [*config_changes_urls(self.admin_site), *super().get_urls()]  # "Configuration changes"
 
 
 # --- points accounts -------------------------------------------------------------------------------
@@ -732,7 +736,7 @@ class EarningRuleForm(forms.ModelForm):
 
 
 @admin.register(EarningRule)
-class EarningRuleAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class EarningRuleAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     """Order earning rules; docs/earning.md explains them. Changes apply to orders evaluated afterwards."""
 
     form = EarningRuleForm
@@ -841,7 +845,7 @@ class EventRuleForm(forms.ModelForm):
 
 
 @admin.register(EventRule)
-class EventRuleAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class EventRuleAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     """Points for actions: sign-up, birthday, reviews, custom events the shops send."""
 
     form = EventRuleForm

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.exceptions import ApplicationError
 from rewards.admin import NamesField, ProgramTimeZoneMixin, ShopIdsField
+from rewards.admin.history import ConfigHistoryAdmin
 from rewards.models import Campaign, Segment
 from rewards.selectors.campaigns import campaign_description, campaign_preview, campaigns_with_figures
 from rewards.services.campaigns import campaign_points_given_sync
@@ -91,7 +92,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ConfigHistoryAdmin):
     form = SegmentForm
     list_display = ("name", "kind", "campaigns_display", "updated_at")
     list_filter = ("kind",)
@@ -204,7 +205,7 @@ class CampaignForm(forms.ModelForm):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class CampaignAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     form = CampaignForm
     list_display = (
         "name",

@@ -20,6 +20,7 @@ from rewards.admin import (
     admin_link,
     member_label,
 )
+from rewards.admin.history import ConfigHistoryAdmin
 from rewards.models import Cause, Coupon, Redemption, Reward, StoreCreditAccount, StoreCreditEntry
 from rewards.selectors.catalogue import coupon_display_status
 
@@ -136,7 +137,7 @@ class RewardAdminForm(forms.ModelForm):
 
 
 @admin.register(Reward)
-class RewardAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class RewardAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     form = RewardAdminForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
     list_display = ("title", "kind", "points", "stock_left_display", "units_issued", "active", "active_until")
@@ -185,7 +186,7 @@ class RewardAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
 
 
 @admin.register(Cause)
-class CauseAdmin(admin.ModelAdmin):
+class CauseAdmin(ConfigHistoryAdmin):
     list_display = ("name", "active", "donations", "donated_points")
     list_filter = ("active",)
     search_fields = ("name",)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rewards.admin import ProgramTimeZoneMixin, ReadOnlyAdminMixin, member_label, short_datetime
+from rewards.admin.history import ConfigHistoryAdmin
 from rewards.models import Tier, TierChange, TierHold
 from rewards.services.tiers import tier_set
 
@@ -87,7 +88,7 @@ class TierForm(forms.ModelForm):
 
 
 @admin.register(Tier)
-class TierAdmin(ProgramTimeZoneMixin, admin.ModelAdmin):
+class TierAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     form = TierForm
     list_display = (
         "name",
