@@ -12,7 +12,8 @@ What loading does:
   it; otherwise the load refuses (tiers have no "paused" state and members cannot be left without one).
 - **Never removes** shops, members, their points, orders or history. Shops the recipe names are created
   (with an API key, returned once) or updated; other shops are left as they are. Segments the recipe names
-  are created or updated; other segments are left as they are (they may hold uploaded lists).
+  are created or updated; other rule segments are removed once no campaign or reward targets them, and
+  static segments (uploaded lists of members) are left as they are.
 - **Is idempotent**: loading the same recipe again changes nothing and reports nothing to change. A
   campaign's dates are set when it is first created (from that day's local midnight) and never moved by
   a later load.
@@ -193,6 +194,7 @@ class _Loader:
         self.load_campaigns()
         self.load_causes()
         self.load_rewards()
+        self.segments_removed()
 
     # --- settings and shops ---------------------------------------------------------------------------
 
@@ -408,6 +410,18 @@ class _Loader:
                     segment.save()
                     self.note(f"Segment {spec['name']!r}: {', '.join(changed)} updated")
             self.segments[spec["name"]] = segment
+
+    def segments_removed(self) -> None:
+        """Rule segments the recipe does not name go when no campaign or reward targets them any more; static
+        segments (uploaded lists of members) stay."""
+        unused = (
+            Segment.objects.filter(kind=Segment.Kind.RULES, campaigns__isnull=True)
+            .exclude(name__in=[spec["name"] for spec in self.recipe.segments])
+            .exclude(pk__in=Reward.segments.through.objects.values("segment_id"))
+        )
+        for segment in unused.order_by("pk"):
+            segment.delete()
+            self.note(f"Segment {segment.name!r}: removed")
 
     def _segments_of(self, spec: dict) -> set[int]:
         try:
