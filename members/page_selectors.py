@@ -22,7 +22,8 @@ from rewards.models import EventRule, Program, Redemption, Tier
 from rewards.selectors import earning_rules_active
 from rewards.selectors.campaigns import MemberCampaign, campaigns_for_member
 from rewards.selectors.catalogue import RewardOption, member_redemptions, rewards_for_member
-from rewards.selectors.tiers import TierPerks, TierStatus, tier_of_account, tier_status, tiers_list
+from rewards.selectors.tiers import TierPerks, TierStatus, tier_of_account, tier_status
+from rewards.services.tiers import tiers_config
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,9 @@ def _keep_words(status: TierStatus, *, lowest: Tier, currency: str) -> str:
 def tier_page_get(*, member: Member, program: Program, at: dt.datetime | None = None) -> TierPage:
     """The member's tier, the way to the next one and what keeps it, with every tier and its perks; one query
     for the member's figures beyond the cached tiers (rewards.selectors.tiers)."""
-    tiers = tiers_list()
-    status = tier_status(account=member.points_account, at=at) if tiers else None
+    config = tiers_config()  # read once for both: the list and the status
+    tiers = list(config.tiers)
+    status = tier_status(account=member.points_account, at=at, config=config) if tiers else None
     currency = program.currency
     rows = [
         TierRow(
