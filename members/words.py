@@ -52,9 +52,17 @@ def points(value: int) -> str:
     return ngettext("%(n)s point", "%(n)s points", int(value)) % {"n": number(value)}
 
 
+SHOWN_NAMES = 3
+
+
 def _products(categories, skus) -> str:
-    names = [str(n) for n in (*(categories or ()), *(skus or ())) if str(n).strip()]
-    return ", ".join(names)
+    """The categories and SKUs a rule names, at most three of them ("gift card, gift cards, gift-card and 5
+    more": spellings of one category are common)."""
+    names = [str(n).strip() for n in (*(categories or ()), *(skus or ())) if str(n).strip()]
+    if len(names) <= SHOWN_NAMES:
+        return ", ".join(names)
+    rest = len(names) - SHOWN_NAMES
+    return _("%(names)s and %(n)s more") % {"names": ", ".join(names[:SHOWN_NAMES]), "n": rest}
 
 
 def last_day(value) -> str:
