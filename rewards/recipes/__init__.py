@@ -23,11 +23,20 @@ from importlib import import_module
 
 from core.exceptions import ApplicationError
 
-__all__ = ["PAID_ONLY", "Recipe", "ShopSpec", "recipe_get", "recipes_all"]
+__all__ = ["PAID_ONLY", "Recipe", "ShopSpec", "gift_cards_excluded", "recipe_get", "recipes_all"]
 
 # Tiers have no "paid only" switch: a tier that only a membership SKU (or a gift) grants gets an entry
 # threshold no member can reach. docs/recipes.md lists this among the gaps.
 PAID_ONLY = Decimal("999999999999.00")
+
+
+# The categories the installed "Gift cards never earn" rule names (rewards migration 0005).
+GIFT_CARD_CATEGORIES = ["gift card", "gift cards", "gift-card", "gift-cards", "gift_card", "giftcard", "giftcards"]
+
+
+def gift_cards_excluded(name: str = "Gift cards never earn") -> dict:
+    """An exclusion rule for gift cards, as every program that sells them needs (they earn when spent)."""
+    return {"name": name, "kind": "exclusion", "categories": list(GIFT_CARD_CATEGORIES), "priority": 100}
 
 
 @dataclass(frozen=True)

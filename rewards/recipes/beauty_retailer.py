@@ -21,7 +21,7 @@ category.
 
 from decimal import Decimal as D
 
-from rewards.recipes import Recipe, ShopSpec
+from rewards.recipes import Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="beauty_retailer",
@@ -41,7 +41,7 @@ RECIPE = Recipe(
     ),
     earning_rules=(
         {"name": "1 point per 1.00", "kind": "base_rate", "points": D(1), "amount": D(1)},
-        {"name": "Gift cards never earn", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded(),
     ),
     tiers=(
         {"name": "Essential", "rank": 0, "metric": "spend", "entry_threshold": D(0), "colour": "#D8B4C8"},

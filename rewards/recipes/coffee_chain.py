@@ -18,7 +18,7 @@ bring people back.
 
 from decimal import Decimal as D
 
-from rewards.recipes import Recipe, ShopSpec
+from rewards.recipes import Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="coffee_chain",
@@ -38,7 +38,7 @@ RECIPE = Recipe(
     ),
     earning_rules=(
         {"name": "2 stars per 1.00", "kind": "base_rate", "points": D(2), "amount": D(1)},
-        {"name": "Gift card loads earn no stars", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded("Gift card loads earn no stars"),
     ),
     event_rules=(
         {

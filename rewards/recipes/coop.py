@@ -20,7 +20,7 @@ proportion to what they bought.
 
 from decimal import Decimal as D
 
-from rewards.recipes import PAID_ONLY, Recipe, ShopSpec
+from rewards.recipes import PAID_ONLY, Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="coop",
@@ -33,7 +33,7 @@ RECIPE = Recipe(
     ),
     earning_rules=(
         {"name": "1 point per 1.00", "kind": "base_rate", "points": D(1), "amount": D(1)},
-        {"name": "Gift cards never earn", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded(),
     ),
     tiers=(
         {"name": "Shopper", "rank": 0, "metric": "spend", "entry_threshold": D(0), "colour": "#7C8B6F"},

@@ -21,7 +21,7 @@ vouchers.
 
 from decimal import Decimal as D
 
-from rewards.recipes import Recipe, ShopSpec
+from rewards.recipes import Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="department_store",
@@ -46,7 +46,7 @@ RECIPE = Recipe(
             "amount": D(1),
             "include_tax": True,
         },
-        {"name": "Gift cards never earn", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded(),
     ),
     tiers=(
         {"name": "Member", "rank": 0, "metric": "spend", "entry_threshold": D(0), "colour": "#6B7280"},

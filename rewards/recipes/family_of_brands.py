@@ -14,7 +14,7 @@ is one cent.
 
 from decimal import Decimal as D
 
-from rewards.recipes import Recipe, ShopSpec
+from rewards.recipes import Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="family_of_brands",
@@ -34,7 +34,7 @@ RECIPE = Recipe(
     ),
     earning_rules=(
         {"name": "3% back: 3 points per 1.00", "kind": "base_rate", "points": D(3), "amount": D(1)},
-        {"name": "Gift cards never earn", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded(),
     ),
     rewards=(
         {

@@ -18,7 +18,7 @@ spend points as money off their next order, with a limit on how much of an order
 
 from decimal import Decimal as D
 
-from rewards.recipes import Recipe, ShopSpec
+from rewards.recipes import Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="fashion_brand",
@@ -35,7 +35,7 @@ RECIPE = Recipe(
     shops=(ShopSpec("online", "Fashion - Online store", "web"),),
     earning_rules=(
         {"name": "1 point per 1.00", "kind": "base_rate", "points": D(1), "amount": D(1)},
-        {"name": "Gift cards never earn", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded(),
     ),
     event_rules=(
         {

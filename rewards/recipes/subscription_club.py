@@ -18,7 +18,7 @@ buys free shipping on every order, better earning, and offers only members see. 
 
 from decimal import Decimal as D
 
-from rewards.recipes import PAID_ONLY, Recipe, ShopSpec
+from rewards.recipes import PAID_ONLY, Recipe, ShopSpec, gift_cards_excluded
 
 RECIPE = Recipe(
     name="subscription_club",
@@ -34,7 +34,7 @@ RECIPE = Recipe(
     shops=(ShopSpec("online", "Club - Online store", "web"),),
     earning_rules=(
         {"name": "1 point per 1.00", "kind": "base_rate", "points": D(1), "amount": D(1)},
-        {"name": "Gift cards never earn", "kind": "exclusion", "categories": ["gift card"], "priority": 100},
+        gift_cards_excluded(),
     ),
     tiers=(
         {"name": "Guest", "rank": 0, "metric": "spend", "entry_threshold": D(0), "colour": "#9CA3AF"},
