@@ -35,6 +35,7 @@ from rewards.selectors import event_rules_active, program_get
 from rewards.services.campaigns import campaign_action_offers, campaign_actions_award
 from rewards.services.earning import event_period_start
 from rewards.services.ledger import Actor, points_earn
+from rewards.services.tiers import tiers_config
 
 if TYPE_CHECKING:
     from integrations.models import Shop
@@ -138,16 +139,18 @@ def _record(
     program: Program | None,
     actor: Actor,
     offers: list = (),
+    perk: tuple[str, str, int] | None = None,
 ) -> tuple[MemberEvent, bool]:
     """event_record's work once the key, the time and the rules are known; the caller has looked for a replay.
     `offers`: the action-bonus campaigns in force for the event (rewards.services.campaigns); they give their
-    points when the event counts (no rule, or a rule within its limit), within their budgets and limits."""
+    points when the event counts (no rule, or a rule within its limit), within their budgets and limits.
+    `perk`: (ref, name, points) a perk of the member's tier adds when the event counts (the birthday bonus)."""
     if member.status == Member.Status.CLOSED:
         raise ApplicationError("The member's account is closed.", code="member_not_active")
     try:
         with transaction.atomic():
             allowed: list[EventRule] = rules
-            if rules or offers:
+            if rules or offers or perk:
                 # Serialises this member's events (and every other change of their points): the counts below
                 # stay true until this transaction ends.
                 PointsAccount.objects.select_for_update(no_key=True).filter(member=member).values_list("pk").get()
@@ -160,14 +163,16 @@ def _record(
             bonuses = []
             if offers and (allowed or not rules):  # the event counts: no rule for it, or one within its limit
                 bonuses = [(c, g) for c, g in campaign_actions_award(offers=offers, member=member) if g.points]
-            points = sum(rule.points for rule in allowed) + sum(g.points for _c, g in bonuses)
+            counts = bool(allowed or not rules)
+            perk_points = perk[2] if perk and counts else 0
+            points = sum(rule.points for rule in allowed) + sum(g.points for _c, g in bonuses) + perk_points
             if points > EVENT_POINTS_MAX:
                 raise ApplicationError(
                     f"The event rules would give {points} points, more than the {EVENT_POINTS_MAX} one event may.",
                     code="event_points_too_large",
                     extra={"points": points, "max": EVENT_POINTS_MAX},
                 )
-            if allowed or bonuses:
+            if allowed or bonuses or perk_points:
                 status = MemberEvent.Status.AWARDED
             else:
                 status = MemberEvent.Status.LIMIT_REACHED if rules else MemberEvent.Status.NO_MATCHING_RULE
@@ -225,6 +230,29 @@ def _record(
                         rule_name=f"{campaign.name} (campaign)"[:120],
                         status=EventAward.Status.AWARDED,
                         points=grant.points,
+                        entry=entry,
+                        occurred_at=at,
+                    )
+                )
+            if perk_points:  # a perk of the member's tier: an award without a rule, named after it
+                ref, name, _points = perk
+                entry = points_earn(
+                    account=member.points_account,
+                    points=perk_points,
+                    source=PointLot.Source.EVENT,
+                    actor=actor,
+                    idempotency_key=f"event:{record.public_id}:perk:{ref}",
+                    source_ref=f"{event}:{external_id or key}"[:200],
+                    reason=name,
+                )
+                awards.append(
+                    EventAward(
+                        member_event=record,
+                        member=member,
+                        rule=None,
+                        rule_name=name[:120],
+                        status=EventAward.Status.AWARDED,
+                        points=perk_points,
                         entry=entry,
                         occurred_at=at,
                     )
@@ -329,7 +357,8 @@ def _birthday_filter(day: dt.date) -> Q:
 def birthday_points_award(*, today: dt.date | None = None, chunk_size: int = BIRTHDAY_CHUNK_SIZE) -> int:
     """Record the `birthday` event for every member (not closed) whose birthday is `today` (default: today
     in the program's time zone; 29 February counts on 28 February in other years), at most once per
-    member per year. Does nothing while no birthday rule is active. Returns how many events it recorded.
+    member per year, with the birthday bonus of the member's tier. Does nothing while no birthday rule is
+    active and no tier has a birthday bonus. Returns how many events it recorded.
     Safe to run again, and twice at once."""
     program = program_get()
     zone = ZoneInfo(program.time_zone)
@@ -338,7 +367,8 @@ def birthday_points_award(*, today: dt.date | None = None, chunk_size: int = BIR
     # A day caught up later counts at its noon, so the rules' windows are those of that day.
     at = now if today == now.astimezone(zone).date() else min(now, dt.datetime.combine(today, dt.time(12), zone))
     rules = event_rules_active(event=Event.BIRTHDAY, shop_id=None, at=at)
-    if not rules:
+    tiers = tiers_config()
+    if not rules and not any(tier.birthday_bonus_points for tier in tiers.tiers):
         return 0
     year_start = dt.datetime(today.year, 1, 1, tzinfo=zone)
     year_end = dt.datetime(today.year + 1, 1, 1, tzinfo=zone)
@@ -356,6 +386,12 @@ def birthday_points_award(*, today: dt.date | None = None, chunk_size: int = BIR
     while True:
         chunk = list(due.filter(pk__gt=after)[:chunk_size])
         for member in chunk:
+            tier = tiers.tier_of(member.points_account)
+            perk = None
+            if tier is not None and tier.birthday_bonus_points:
+                perk = (str(tier.public_id), f"{tier.name} birthday bonus", tier.birthday_bonus_points)
+            elif not rules:
+                continue  # no rule and no perk: nothing to record for this member
             try:
                 _, created = _record(
                     member=member,
@@ -368,6 +404,7 @@ def birthday_points_award(*, today: dt.date | None = None, chunk_size: int = BIR
                     rules=rules,
                     program=program,
                     actor=Actor.system(Event.BIRTHDAY),
+                    perk=perk,
                 )
             except ApplicationError:
                 continue  # closed since the chunk was read: the others still get theirs

@@ -442,6 +442,30 @@ def test_closed_members_and_days_without_a_rule_get_nothing(birthday_rule):
     assert counts() == before
 
 
+def test_a_tiers_birthday_bonus_comes_with_the_birthday(birthday_rule):
+    from rewards.models import PointsAccount, Tier
+
+    Tier.objects.update_or_create(rank=0, defaults={"name": "Member"})
+    gold = Tier.objects.create(name="Gold", rank=2, birthday_bonus_points=200)
+    ana, bo = born(dt.date(1990, 5, 17)), born(dt.date(1991, 5, 17))
+    PointsAccount.objects.filter(pk=ana.points_account.pk).update(tier=gold)
+    assert birthday_points_award(today=dt.date(2026, 5, 17)) == 2
+    event = MemberEvent.objects.get(member=ana, event="birthday")
+    assert event.points == 75 + 200
+    assert {(a.rule_name, a.points) for a in EventAward.objects.filter(member_event=event)} == {
+        (birthday_rule.name, 75),
+        ("Gold birthday bonus", 200),
+    }
+    assert balances(ana.points_account)["available"] == 275 and balances(bo.points_account)["available"] == 75
+    # Without a birthday rule, the perk alone still comes, and only for those whose tier has one.
+    birthday_rule.is_active = False
+    birthday_rule.save()
+    assert birthday_points_award(today=dt.date(2027, 5, 17)) == 1
+    assert balances(ana.points_account)["available"] == 475 and balances(bo.points_account)["available"] == 75
+    assert birthday_points_award(today=dt.date(2027, 5, 17)) == 0
+    assert ledger_audit() == []
+
+
 def test_birthdays_are_awarded_in_chunks(birthday_rule):
     members = [born(dt.date(1980 + i, 5, 17)) for i in range(5)]
     assert birthday_points_award(today=dt.date(2026, 5, 17), chunk_size=2) == 5
