@@ -7,7 +7,7 @@ higher tiers by their annual spend, each tier earning a little faster. Points tu
 vouchers.
 
 - Program: GBP, Europe/London; points stay pending for the 28-day return window and expire at the end of
-  the year after they were earned (12 months, then the year's end).
+  the year after the one they were earned in (12 months, then the year's end).
 - Earning: 1 point per 1.00 of what the customer paid, tax included (prices in the store are shown with
   VAT), shipping not; the payment method is not looked at, so every payment earns. Gift cards earn
   nothing (they earn when they are spent).

@@ -10,9 +10,10 @@ buys free shipping on every order, better earning, and offers only members see. 
   months: free shipping (the shop reads `tier.perks.free_shipping` from the member API), double points
   on every order and early access. Others are "Guest". When the year ends without renewal, the nightly
   job moves the member back to Guest.
-- Member offers: 15.00 off for 1,000 points and a free-shipping code for non-members for 300 points;
-  the 15.00 voucher is for club members only. "Member week": triple points on electronics for club
-  members (a campaign for the segment "Club members"), for 7 days from the first load.
+- Member offers: 15.00 off for 1,000 points, for club members only; a free-shipping code for 300
+  points (meant for guests: club members always ship free). "Member week": triple points on
+  electronics for club members (a campaign for the segment "Club members"), for 7 days from the first
+  load.
 - Shop: "Club - Online store".
 """
 

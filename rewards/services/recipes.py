@@ -130,7 +130,7 @@ def recipe_load(
             return result
         raise ApplicationError(
             f"The program has activity ({_counts(result.activity)}); loading {recipe.name} would change "
-            f"{len(result.changes)} thing(s) of its configuration. Give replace (--replace) to do it anyway.",
+            f"{len(result.changes)} thing(s) of its configuration. Load it with replace (--replace) to do it anyway.",
             code="program_has_activity",
             extra={"activity": result.activity, "changes": result.changes},
         ) from None
@@ -178,6 +178,7 @@ class _Loader:
         self.tiers: dict[str, Tier] = {}
         self.segments: dict[str, Segment] = {}
         self.causes: dict[str, Cause] = {}
+        self.created: dict[type, set[int]] = {}  # pks of the rows this load created, by model
 
     def note(self, line: str) -> None:
         self.result.changes.append(line)
@@ -274,6 +275,7 @@ class _Loader:
                 obj = model(**fields)
                 _clean(obj, f"{what} {spec[key]!r}")
                 obj.save()
+                self.created.setdefault(model, set()).add(obj.pk)
                 self.note(f"{what.capitalize()} {spec[key]!r}: created")
             else:
                 changed = _differs(obj, fields)
@@ -459,7 +461,8 @@ class _Loader:
         current = set(manager.values_list("pk", flat=True))
         if current != wanted:
             manager.set(sorted(wanted))
-            self.note(f"{label}: {field_name} updated")
+            if obj.pk not in self.created.get(type(obj), set()):
+                self.note(f"{label}: {field_name} updated")
 
     # --- causes and rewards -----------------------------------------------------------------------------
 
@@ -500,6 +503,7 @@ class _Loader:
                 reward = Reward(**want)
                 _clean(reward, label)
                 reward.save()
+                self.created.setdefault(Reward, set()).add(reward.pk)
                 self.note(f"Reward {spec['title']!r}: created")
             else:
                 changed = _differs(reward, want)

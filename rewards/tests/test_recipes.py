@@ -244,10 +244,13 @@ def test_program_load_unknown_or_missing_name():
 
 def test_program_load_prints_a_working_key_per_new_shop_once():
     out, err = run("beauty_retailer")
-    keys = out.split()
-    assert len(keys) == 2
+    lines = out.splitlines()
+    assert [line.split("  ", 1)[1] for line in lines] == ["Beauty - Online", "Beauty - Flagship store"]
+    keys = [line.split()[0] for line in lines]
     assert "Shop Beauty - Online: created (Web store)" in err
     assert "shown only this once" in err
+    assert "Reward 'Make-up lesson in store': created" in err
+    assert "shops updated" not in err  # a new reward's shops are part of creating it
     for key, name in zip(keys, ["Beauty - Online", "Beauty - Flagship store"], strict=True):
         client = APIClient()
         client.credentials(HTTP_X_API_KEY=key)
@@ -259,7 +262,7 @@ def test_program_load_prints_a_working_key_per_new_shop_once():
     assert "--new-keys" in err
 
     out, _ = run("beauty_retailer", "--new-keys")
-    assert len(out.split()) == 2
+    assert len(out.splitlines()) == 2
 
 
 def test_program_load_dry_run_writes_nothing():

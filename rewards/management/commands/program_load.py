@@ -70,10 +70,9 @@ class Command(BaseCommand):
         for shop in result.shops:
             self.stderr.write(f"Shop {shop.name} ({shop.get_kind_display()}, {shop.currency}): id {shop.public_id}")
         if result.keys:
-            self.stderr.write("API keys (read, write), shown only this once; keep them safe:")
+            self.stderr.write("API keys (read, write) below, one per shop, shown only this once; keep them safe:")
             for shop, plaintext in result.keys:
-                self.stderr.write(f"  {shop.name}:")
-                self.stdout.write(plaintext)
+                self.stdout.write(f"{plaintext}  {shop.name}")
         elif result.applied:
             self.stderr.write(
                 "The shops have their API keys from an earlier load; --new-keys makes new ones (or use the admin)."
