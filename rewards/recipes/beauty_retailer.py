@@ -10,7 +10,8 @@ category.
 - Earning: 1 point per 1.00 (after discounts, without tax or shipping); gift cards earn nothing;
   100 points for joining.
 - Tiers by calendar-year spend (kept through the next year, grace of 30 days after it): Essential (0),
-  Plus (350.00, x1.25 points), Premier (1,000.00, x1.5, free shipping, early access).
+  Plus (350.00, x1.25 points, 100 points on the member's birthday), Premier (1,000.00, x1.5, 250
+  birthday points, free shipping, early access).
 - Rewards (every shop): a deluxe sample trio (100 points), a travel-size favourite (250), 10.00 off
   (500; orders of 30.00 or more), a make-up lesson in store (750, Premier only), and 100 points to the
   program's community fund (a donation).
@@ -53,6 +54,7 @@ RECIPE = Recipe(
             "downgrade_policy": "grace",
             "grace_days": 30,
             "earning_multiplier": D("1.25"),
+            "birthday_bonus_points": 100,
             "colour": "#B0306A",
         },
         {
@@ -63,6 +65,7 @@ RECIPE = Recipe(
             "downgrade_policy": "grace",
             "grace_days": 30,
             "earning_multiplier": D("1.5"),
+            "birthday_bonus_points": 250,
             "free_shipping": True,
             "early_access": True,
             "colour": "#1F1F1F",
@@ -106,8 +109,5 @@ RECIPE = Recipe(
             "cause": "Community fund",
         },
     ),
-    gaps=(
-        "A birthday gift chosen from the catalogue is not modelled: the birthday perk on tiers is stored but "
-        "not yet given (docs/tiers.md).",
-    ),
+    gaps=("A birthday gift chosen from the catalogue is not modelled: the tiers give birthday points instead.",),
 )

@@ -179,9 +179,15 @@ class _Loader:
         self.segments: dict[str, Segment] = {}
         self.causes: dict[str, Cause] = {}
         self.created: dict[type, set[int]] = {}  # pks of the rows this load created, by model
+        self.reason = f"program_load {recipe.name}"
 
     def note(self, line: str) -> None:
         self.result.changes.append(line)
+
+    def stamp(self, obj: models.Model) -> models.Model:
+        """The reason the configuration history (django-simple-history) keeps with this save or delete."""
+        obj._change_reason = self.reason
+        return obj
 
     def run(self) -> None:
         self.program()
@@ -210,7 +216,7 @@ class _Loader:
         changed = _differs(program, wanted)
         if changed:
             _clean(program, "program settings")
-            program.save()
+            self.stamp(program).save()
             self.note(f"Program settings: {', '.join(f'{n} = {getattr(program, n)}' for n in changed)}")
 
     def load_shops(self) -> None:
@@ -230,7 +236,7 @@ class _Loader:
                 )
                 if changed:
                     shop.full_clean()
-                    shop.save()
+                    self.stamp(shop).save()
                     self.note(f"Shop {spec.name}: {', '.join(changed)} updated")
                 if self.new_keys:
                     self._key(shop)
@@ -274,14 +280,14 @@ class _Loader:
             if obj is None:
                 obj = model(**fields)
                 _clean(obj, f"{what} {spec[key]!r}")
-                obj.save()
+                self.stamp(obj).save()
                 self.created.setdefault(model, set()).add(obj.pk)
                 self.note(f"{what.capitalize()} {spec[key]!r}: created")
             else:
                 changed = _differs(obj, fields)
                 if changed:
                     _clean(obj, f"{what} {spec[key]!r}")
-                    obj.save()
+                    self.stamp(obj).save()
                     self.note(f"{what.capitalize()} {spec[key]!r}: {', '.join(changed)} updated")
             rows[spec[key]] = obj
         return rows
@@ -302,11 +308,11 @@ class _Loader:
 
     def _remove_or_pause(self, obj, *, what: str, label: str, used: bool, flag: str) -> None:
         if not used:
-            obj.delete()
+            self.stamp(obj).delete()
             self.note(f"{what.capitalize()} {label!r}: removed")
         elif getattr(obj, flag):
             setattr(obj, flag, False)
-            obj.save(update_fields=[flag, "updated_at"])
+            self.stamp(obj).save()
             self.note(f"{what.capitalize()} {label!r}: paused (history refers to it)")
 
     # --- rules ----------------------------------------------------------------------------------------
@@ -322,7 +328,7 @@ class _Loader:
 
         def leftover(rule):
             # Orders keep the breakdown they earned by, so a rule can go without losing history.
-            rule.delete()
+            self.stamp(rule).delete()
             self.note(f"Earning rule {rule.name!r}: removed")
 
         self._sync(
@@ -357,7 +363,7 @@ class _Loader:
             if _tier_used(tier):
                 in_use.append(tier.name)
                 continue
-            tier.delete()
+            self.stamp(tier).delete()
             self.note(f"Tier {tier.name!r}: removed")
         if in_use:
             raise ApplicationError(
@@ -384,11 +390,11 @@ class _Loader:
             if tier is None:
                 tier = Tier(**fields[name])
                 _clean(tier, f"tier {name!r}")
-                tier.save()
+                self.stamp(tier).save()
                 self.note(f"Tier {name!r}: created")
             elif _differs(tier, fields[name]):
                 _clean(tier, f"tier {name!r}")
-                tier.save()
+                self.stamp(tier).save()
                 changed = [f for f, value in before[name].items() if getattr(tier, f) != value]
                 self.note(f"Tier {name!r}: {', '.join(changed)} updated")
             self.tiers[name] = tier
@@ -403,13 +409,13 @@ class _Loader:
             if segment is None:
                 segment = Segment(**want)
                 _clean(segment, f"segment {spec['name']!r}")
-                segment.save()
+                self.stamp(segment).save()
                 self.note(f"Segment {spec['name']!r}: created")
             else:
                 changed = _differs(segment, want)
                 if changed:
                     _clean(segment, f"segment {spec['name']!r}")
-                    segment.save()
+                    self.stamp(segment).save()
                     self.note(f"Segment {spec['name']!r}: {', '.join(changed)} updated")
             self.segments[spec["name"]] = segment
 
@@ -422,7 +428,7 @@ class _Loader:
             .exclude(pk__in=Reward.segments.through.objects.values("segment_id"))
         )
         for segment in unused.order_by("pk"):
-            segment.delete()
+            self.stamp(segment).delete()
             self.note(f"Segment {segment.name!r}: removed")
 
     def _segments_of(self, spec: dict) -> set[int]:
@@ -502,14 +508,14 @@ class _Loader:
             if reward is None:
                 reward = Reward(**want)
                 _clean(reward, label)
-                reward.save()
+                self.stamp(reward).save()
                 self.created.setdefault(Reward, set()).add(reward.pk)
                 self.note(f"Reward {spec['title']!r}: created")
             else:
                 changed = _differs(reward, want)
                 if changed:
                     _clean(reward, label)
-                    reward.save()
+                    self.stamp(reward).save()
                     self.note(f"Reward {spec['title']!r}: {', '.join(changed)} updated")
             shop_pks = {self.shops[key].pk for key in spec.get("shops", ())}
             self._m2m(reward, "shops", shop_pks, label=f"Reward {spec['title']!r}")

@@ -16,6 +16,7 @@ from members.tests.factories import member_create
 from rewards.admin.tiers import tier_definition_errors
 from rewards.models import (
     Campaign,
+    CampaignMember,
     Cause,
     EarningRule,
     EventRule,
@@ -190,6 +191,32 @@ def test_replace_removes_what_history_does_not_use_and_pauses_the_rest():
     assert ledger_audit() == []
     # A paused part stays paused: loading again changes nothing.
     assert recipe_load(name="family_of_brands").changes == []
+
+
+def test_replace_pauses_a_cause_given_to_and_a_campaign_that_gave_points():
+    recipe_load(name="beauty_retailer")
+    member = member_create()  # 100 points for joining
+    reward_redeem(
+        member=member,
+        reward=Reward.objects.get(title="Give 100 points to the community fund"),
+        idempotency_key="r1",
+        channel="web",
+    )
+    campaign = Campaign.objects.get(name="Skincare fortnight")
+    CampaignMember.objects.create(  # what an order during the fortnight leaves behind
+        campaign=campaign, member=member, points=60, times=1, first_at=campaign.starts_at, last_at=campaign.starts_at
+    )
+    result = recipe_load(name="coffee_chain", replace=True)
+    assert "Cause 'Community fund': paused (history refers to it)" in result.changes
+    assert "Campaign 'Skincare fortnight': paused (history refers to it)" in result.changes
+    assert "Tier 'Premier': removed" in result.changes  # nobody held it
+    assert not Cause.objects.get().active
+    assert not Campaign.objects.get().is_active
+    assert CampaignMember.objects.filter(campaign=campaign).exists()
+    # The configuration history says where the changes came from.
+    assert Campaign.history.filter(history_change_reason="program_load coffee_chain").exists()
+    assert Program.history.latest("history_date").history_change_reason == "program_load coffee_chain"
+    assert ledger_audit() == []
 
 
 def test_tiers_that_members_hold_cannot_be_replaced_away():
