@@ -190,6 +190,9 @@ class _Loader:
         return obj
 
     def run(self) -> None:
+        program_get()
+        # Two loads at once take turns on the program's row (each sees what the other made).
+        Program.objects.select_for_update().get(pk=1)
         self.program()
         self.load_shops()
         self.earning_rules()

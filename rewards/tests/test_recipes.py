@@ -11,6 +11,7 @@ from django.db.models import ForeignKey
 from rest_framework.test import APIClient
 
 from core.exceptions import ApplicationError
+from core.tests.concurrency import run_at_once
 from integrations.models import Shop
 from members.tests.factories import member_create
 from rewards.admin.tiers import tier_definition_errors
@@ -307,7 +308,20 @@ def test_program_load_refuses_on_activity_and_says_how_to_replace():
         run("coffee_chain")
     message = str(info.value)
     assert "--replace" in message
+    _out, err = run("coffee_chain", "--dry-run")
+    assert "loading it needs --replace" in err
     assert "Reward 'Extra shot or syrup': created" in message
     _out, err = run("coffee_chain", "--force")
     assert "Loaded recipe coffee_chain" in err
     assert program_get().currency == "USD"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_loads_at_once_make_one_program():
+    results = run_at_once(3, lambda _i: recipe_load(name="family_of_brands"))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(len(r.keys) for r in results) == [0, 0, 3]  # one load made the shops and their keys
+    assert sorted(bool(r.changes) for r in results) == [False, False, True]
+    assert Shop.objects.filter(name__startswith="Family").count() == 3
+    assert Reward.objects.count() == 2

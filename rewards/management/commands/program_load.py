@@ -65,6 +65,9 @@ class Command(BaseCommand):
             self.stderr.write("  Nothing to change: the program already is this recipe.")
         elif options["dry_run"]:
             self.stderr.write("Dry run: nothing was written.")
+            if result.activity and not options["replace"]:
+                activity = ", ".join(f"{n:,} {what}" for what, n in result.activity.items())
+                self.stderr.write(f"The program has activity ({activity}): loading it needs --replace.")
         else:
             self.stderr.write(f"{len(result.changes)} change(s).")
         for shop in result.shops:
