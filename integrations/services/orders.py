@@ -153,6 +153,8 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 _points_awarded_publish(order, member)
                 if not getattr(member, "first_purchase_recorded", False):  # one query spared on every later order
                     event_first_purchase_record(member=member, shop=shop, occurred_at=placed_at)
+            elif member is not None:  # no points, but it may still count: a paid membership's SKU, spend
+                order_earned(Earned(member=member, order=order, breakdown=order.breakdown))
     except IntegrityError:
         # Another copy of this request inserted the order first and has committed: answer with its result.
         if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
@@ -284,6 +286,7 @@ def _order_earn(order: Order, member: Member) -> None:
     """Credit an order's stored points to `member` (inside the caller's transaction, order row locked)."""
     points = int(order.breakdown.get("points", 0))
     if points <= 0:
+        order_earned(Earned(member=member, order=order, breakdown=order.breakdown))  # as order_record does
         return
     program = program_cached()
     placed_at = order_placed_at(order.placed_at, now=order.created_at)

@@ -298,6 +298,14 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
 
     earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
     if not earning:
+        # Orders without points may still count for tiers (a paid membership's SKU, spend), as in order_record.
+        orders_earned(
+            [
+                Earned(member=a.member, order=order, breakdown=order.breakdown)
+                for order, a in zip(orders, accepted, strict=True)
+                if a.member
+            ]
+        )
         return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
     program = program_cached()
     actor = Actor.shop(str(shop.public_id))
@@ -332,6 +340,12 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
         set_sql="lot_id = v.lot_id, points = v.points, updated_at = %s",
         params=[sql_value(now)],
     )
-    orders_earned([Earned(member=a.member, order=order, breakdown=order.breakdown) for order, a in earning])
+    orders_earned(
+        [
+            Earned(member=a.member, order=order, breakdown=order.breakdown)
+            for order, a in zip(orders, accepted, strict=True)
+            if a.member
+        ]
+    )
     _after_earning(shop=shop, earning=earning)
     return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]

@@ -339,6 +339,31 @@ def test_paid_membership_grants_the_tier_renews_from_its_end_and_expires(shop):
     assert history(ana)[-1] == ("Gold", "Bronze", "expired")
 
 
+def test_a_membership_bought_with_an_order_that_earns_nothing_still_counts(shop):
+    """The earning rules may exclude the membership fee (or anything): the tier comes all the same, for a
+    single order and in a batch."""
+    tiers_by_spend(membership_sku="GOLD-CLUB", membership_months=12)
+    EarningRule.objects.update(is_active=False)  # no order earns a point
+    ana, bo = customer(shop, "ana"), customer(shop, "bo")
+    club = [{"sku": "GOLD-CLUB", "quantity": "1", "total": "50.00"}]
+    assert buy(shop, ana, "50", lines=club).points == 0
+    assert tier_of(ana) == "Gold"
+    batch = [
+        {
+            "external_id": "club-bo",
+            "member_id": bo.public_id,
+            "currency": "EUR",
+            "total": D("50"),
+            "subtotal": D("50"),
+            "placed_at": timezone.now() - dt.timedelta(minutes=1),
+            "lines": club,
+        }
+    ]
+    (result,) = orders_record_batch(shop=shop, orders=batch)
+    assert result.status == 201 and result.order.points == 0
+    assert tier_of(bo) == "Gold"
+
+
 def test_lifetime_membership_never_expires(shop):
     tiers_by_spend(membership_sku="GOLD-LIFE", membership_months=None)
     ana = customer(shop, "ana")
