@@ -87,6 +87,16 @@ def test_redeem_a_reward_on_a_phone_and_copy_its_code(live_server, phone, shop_f
     assert fits_the_screen(page)
     page.screenshot(path=str(SCREENSHOTS / "rewards.png"), full_page=True)
 
+    # Pay with points: the worth and the balance after follow what the member types.
+    page.get_by_role("link", name="Redeem Pay with points").click()
+    page.wait_for_url("**/redeem/")
+    page.get_by_label("Points to pay with").fill("250")
+    assert page.get_by_test_id("worth").inner_text() == "EUR 2.50"
+    assert page.get_by_test_id("balance-after").inner_text() == "250"
+    assert fits_the_screen(page)
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(f"{live_server.url}/me/rewards/")
+
     page.get_by_role("link", name="Redeem Five euros off").click()
     page.wait_for_url("**/redeem/")
     assert page.get_by_test_id("balance-after").inner_text() == "200"

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.services.shops import shop_create
-from members.models import User
+from members.models import Member, User
 from members.tests.factories import member_create
 from members.tests.test_views import PASSWORD, text
 from rewards.models import Coupon, PointEntry, Redemption, Reward, Segment, Tier
@@ -243,6 +243,20 @@ def test_a_posted_redemption_of_a_reward_out_of_reach_is_refused(signed_in, memb
     reward = reward_make(points=900)
     response = signed_in.post(redeem_url(reward), {"key": uuid.uuid4().hex})
     assert response.status_code == 422
+    assert not Redemption.objects.exists() and balance(member) == 500
+
+
+def test_a_suspended_member_sees_the_rewards_but_cannot_redeem(signed_in, member):
+    reward = reward_make(points=100)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.SUSPENDED)
+
+    listing = text(signed_in.get(reverse("members:rewards")))
+    confirm = signed_in.get(redeem_url(reward))
+    posted = signed_in.post(redeem_url(reward), {"key": uuid.uuid4().hex})
+
+    assert "Your account cannot redeem rewards at the moment: please contact us" in listing
+    assert 'data-testid="confirm-form"' not in confirm.content.decode()
+    assert posted.status_code == 422 and "please contact us" in text(posted)
     assert not Redemption.objects.exists() and balance(member) == 500
 
 
