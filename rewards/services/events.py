@@ -212,38 +212,22 @@ def _record(
                         occurred_at=at,
                     )
                 )
-            for campaign, grant in bonuses:  # a campaign's bonus: an award without a rule, named after it
+            # A campaign's bonus and a tier's perk: awards without a rule, named after what gave them.
+            extras = [
+                (f"campaign:{campaign.public_id}", campaign.name, f"{campaign.name} (campaign)", grant.points)
+                for campaign, grant in bonuses
+            ]
+            if perk_points:
+                extras.append((f"perk:{perk[0]}", perk[1], perk[1], perk_points))
+            for suffix, reason, name, extra_points in extras:
                 entry = points_earn(
                     account=member.points_account,
-                    points=grant.points,
+                    points=extra_points,
                     source=PointLot.Source.EVENT,
                     actor=actor,
-                    idempotency_key=f"event:{record.public_id}:campaign:{campaign.public_id}",
+                    idempotency_key=f"event:{record.public_id}:{suffix}",
                     source_ref=f"{event}:{external_id or key}"[:200],
-                    reason=campaign.name,
-                )
-                awards.append(
-                    EventAward(
-                        member_event=record,
-                        member=member,
-                        rule=None,
-                        rule_name=f"{campaign.name} (campaign)"[:120],
-                        status=EventAward.Status.AWARDED,
-                        points=grant.points,
-                        entry=entry,
-                        occurred_at=at,
-                    )
-                )
-            if perk_points:  # a perk of the member's tier: an award without a rule, named after it
-                ref, name, _points = perk
-                entry = points_earn(
-                    account=member.points_account,
-                    points=perk_points,
-                    source=PointLot.Source.EVENT,
-                    actor=actor,
-                    idempotency_key=f"event:{record.public_id}:perk:{ref}",
-                    source_ref=f"{event}:{external_id or key}"[:200],
-                    reason=name,
+                    reason=reason,
                 )
                 awards.append(
                     EventAward(
@@ -252,7 +236,7 @@ def _record(
                         rule=None,
                         rule_name=name[:120],
                         status=EventAward.Status.AWARDED,
-                        points=perk_points,
+                        points=extra_points,
                         entry=entry,
                         occurred_at=at,
                     )
