@@ -27,7 +27,7 @@ from members.services import member_close, member_preferences_update, member_pro
 from members.templatetags.member_ui import zone
 from members.words import coupon_gives, pay_with_points_value, redeem_error_words, refusal_words, reward_gives
 from rewards.models import PointEntry, Reward
-from rewards.selectors import account_entries, next_expiry_get, program_get
+from rewards.selectors import account_entries, next_expiry_get, program_cached
 from rewards.selectors.catalogue import coupon_display_status, member_coupons
 from rewards.services.ledger import Actor
 from rewards.services.redemptions import redemption_coupon, reward_redeem
@@ -65,7 +65,7 @@ def dashboard(request, member):
             "account": account,
             "next_expiry": next_expiry_get(account=account),
             "recent": account_entries(account=account)[:RECENT_ENTRIES],
-            "summary": dashboard_rewards_get(member=member, program=program_get()),
+            "summary": dashboard_rewards_get(member=member, program=program_cached()),
         },
     )
 
@@ -127,6 +127,8 @@ def close_account(request, member):
 
 
 # --- rewards, coupons, tier, how to earn -------------------------------------------------------------------
+# These pages only read the program (its currency and time zone): program_cached() spares a query per page
+# between staff changes (settings.CONFIG_CACHE_SECONDS).
 # Dates written out in words by the selectors (tier and campaign end dates) are in the program's time zone,
 # as the templates show theirs (base.html): the selectors run under timezone.override(program zone).
 
@@ -162,7 +164,7 @@ def _redeem_context(*, member, program, option, form, error=None) -> dict:
 @member_required
 @require_GET
 def rewards(request, member):
-    program = program_get()
+    program = program_cached()
     with timezone.override(zone(program.time_zone)):
         page = rewards_page_get(member=member, program=program)
 
@@ -188,7 +190,7 @@ def reward_redeem_confirm(request, member, reward_id):
     """GET: what redeeming will do, with a fresh idempotency key in the form. POST: redeem once (the same key
     again, a double submit, finds the first redemption), then show its result; a refusal changes nothing and
     is shown on the same page."""
-    program = program_get()
+    program = program_cached()
     option = reward_option_get(member=member, reward_id=reward_id, program=program)
     account = member.points_account
     if request.method == "POST":
@@ -254,7 +256,7 @@ def coupons(request, member):
 @member_required
 @require_GET
 def tier(request, member):
-    program = program_get()
+    program = program_cached()
     with timezone.override(zone(program.time_zone)):
         page = tier_page_get(member=member, program=program)
     return render(request, "members/tier.html", {"member": member, "page": page})
@@ -263,7 +265,7 @@ def tier(request, member):
 @member_required
 @require_GET
 def earn(request, member):
-    program = program_get()
+    program = program_cached()
     with timezone.override(zone(program.time_zone)):
         ways = how_to_earn_get(member=member, program=program)
     return render(request, "members/earn.html", {"member": member, "ways": ways})

@@ -383,8 +383,9 @@ def _catalogue(count: int) -> None:
 @pytest.mark.parametrize("count", [3, 30])
 def test_rewards_page_queries_do_not_grow_with_the_catalogue(signed_in, member, count, django_assert_num_queries):
     _catalogue(count)
-    # session, user, member with account (member_required), program (view), the member's account with its tier,
-    # segments, rewards, their segments, redemptions counted for limits, program (page layout)
+    # session, user, member with account (member_required), program (view; cached outside tests), the
+    # member's account with its tier, segments, rewards, their segments, redemptions counted for limits,
+    # program (page layout)
     with django_assert_num_queries(10):
         response = signed_in.get(reverse("members:rewards"))
     assert response.status_code == 200
