@@ -183,8 +183,8 @@ def test_dashboard_queries_do_not_grow_with_the_history(signed_in, member, djang
     redeem(member, 25)
     # session, user, program (page), member with account, program (expiry), first expiry, its total,
     # recent entries; +5 for the rewards and tier summary (members/tests/test_rewards_pages.py pins it with
-    # rewards): program, account with tier, segments, rewards, tiers (segments and tiers are cached between
-    # requests outside tests)
+    # rewards): program, account with tier, segments, rewards, tiers (program, segments and tiers are cached
+    # between requests outside tests)
     with django_assert_num_queries(13):
         response = signed_in.get(reverse("members:dashboard"))
     assert response.status_code == 200
