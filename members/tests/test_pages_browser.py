@@ -144,6 +144,12 @@ def test_redeem_a_reward_on_a_phone_and_copy_its_code(live_server, phone, shop_f
         assert fits_the_screen(page), path
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
+    # The current tab is scrolled into view in the tab strip.
+    page.goto(f"{live_server.url}/me/preferences/")
+    current = page.get_by_role("navigation", name="Your membership").get_by_role("link", name="Preferences")
+    box = current.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
     # The smallest phones in use (320px wide) too.
     page.set_viewport_size({"width": 320, "height": 640})
     for path in ("/me/rewards/", "/me/coupons/", "/me/tier/", "/me/earn/", "/me/", page.url):
