@@ -205,7 +205,9 @@ def reward_redeem_confirm(request, member, reward_id):
                     points=form.cleaned_data.get("points"),
                 )
             except ApplicationError as error:
+                # Shown as things are now: the balance, and whether the reward can still be redeemed at all.
                 account.refresh_from_db(fields=["available"])
+                option = reward_option_get(member=member, reward_id=reward_id, program=program)
                 fresh = RedeemForm(
                     initial={"key": redemption_key_new(), "points": form.cleaned_data.get("points")},
                     reward=option.reward,

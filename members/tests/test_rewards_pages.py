@@ -208,6 +208,9 @@ def test_the_last_unit_gone_meanwhile_shows_out_of_stock(signed_in, member):
     assert response.status_code == 422
     assert "Out of stock." in text(response)
     assert not Redemption.objects.exists() and balance(member) == 500
+    # Shown as things are now: no button to try again, a way back to the rewards.
+    assert 'data-testid="confirm-form"' not in response.content.decode()
+    assert "Back to the rewards" in text(response)
 
 
 def test_a_key_used_for_another_reward_is_refused_with_a_fresh_page(signed_in, member):
