@@ -12,7 +12,7 @@ this change" field the admin forms get here. Two ways to look at it:
 """
 
 import heapq
-from itertools import islice
+import itertools
 
 from django import forms
 from django.apps import apps
@@ -21,7 +21,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from simple_history import utils
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
@@ -64,6 +66,13 @@ class ConfigHistoryAdmin(SimpleHistoryAdmin):
         if in_zone is None:
             return super().history_view(request, object_id, extra_context)
         return in_zone(super().history_view, request, object_id, extra_context)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        """The library's, with many-to-many changes read in one query per field for the whole page."""
+        records = list(historical_records)
+        m2m = m2m_values(self.model, [r.history_id for r in records]) if records else {}
+        for record, previous in itertools.pairwise(records):
+            record.history_delta_changes = changes_between(self.model, record, previous, m2m)
 
     # --- the change form: an optional reason, kept with the change -------------------------------------
 
@@ -154,23 +163,43 @@ def _latest(model, *, user: str, limit: int):
     return list(rows[:limit])
 
 
-def _changes(model, record, previous) -> list[dict]:
-    """The fields `record` changed against `previous`, old and new values formatted for the page (a
-    many-to-many field's change shows on the object's own history page)."""
-    if previous is None:
-        return []
-    m2m = [field.name for field in record._history_m2m_fields]
-    delta = record.diff_against(previous, excluded_fields=m2m, foreign_keys_are_objs=True)
+def m2m_values(model, history_ids) -> dict:
+    """{history_id: {field name: sorted names}} of `model`'s many-to-many fields in those versions: per field
+    one query for the historical links and one for the linked objects' names (instead of two per version)."""
+    values: dict = {history_id: {} for history_id in history_ids}
+    history_model = model.history.model
+    for field in history_model._history_m2m_fields:
+        links = getattr(history_model, field.name).model  # the historical links of this field
+        target = utils.get_m2m_reverse_field_name(field)
+        pairs = list(links.objects.filter(history_id__in=values).values_list("history_id", f"{target}_id"))
+        names = field.related_model._base_manager.in_bulk({pk for _, pk in pairs})
+        for history_id in values:
+            values[history_id][field.name] = []
+        for history_id, pk in pairs:
+            values[history_id][field.name].append(str(names.get(pk, pk)))
+        for history_id in values:
+            values[history_id][field.name].sort()
+    return values
+
+
+def changes_between(model, record, previous, m2m: dict) -> list[dict]:
+    """The fields `record` changed against `previous` (its version before), old and new values formatted for
+    a page; `m2m` is m2m_values() of both versions."""
+    names = [field.name for field in record._history_m2m_fields]
+    delta = record.diff_against(previous, excluded_fields=names, foreign_keys_are_objs=True)
     changes = HistoricalRecordContextHelper(model, record).context_for_delta_changes(delta)
-    if m2m and not changes and record.history_type == "~":
-        return [{"field": _("linked records (see the history)"), "old": "", "new": ""}]
+    for name in names:
+        old, new = m2m[previous.history_id][name], m2m[record.history_id][name]
+        if old != new:
+            label = capfirst(model._meta.get_field(name).verbose_name)
+            changes.append({"field": label, "old": ", ".join(old) or "–", "new": ", ".join(new) or "–"})
     return changes
 
 
 def config_changes_view(request, *, admin_site):
     """Newest first; `?model=app_label.model_name`, `?user=<id>` (or `none`: changes made outside the admin),
     `?page=`. A fixed number of queries whatever the page holds: per model one for its rows and one for the
-    previous versions they are compared with."""
+    previous versions they are compared with; for campaigns and rewards two per many-to-many field."""
     allowed = [model for model in config_models() if _can_view(request.user, model)]
     if not allowed:
         raise PermissionDenied
@@ -187,7 +216,7 @@ def config_changes_view(request, *, admin_site):
     limit = page * PAGE_SIZE + 1
     streams = [[(model, record) for record in _latest(model, user=chosen_user, limit=limit)] for model in models]
     merged = heapq.merge(*streams, key=lambda row: (row[1].history_date, row[1].history_id), reverse=True)
-    window = list(islice(merged, (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1))
+    window = list(itertools.islice(merged, (page - 1) * PAGE_SIZE, page * PAGE_SIZE + 1))
     has_next = len(window) > PAGE_SIZE and page < MAX_PAGES
     window = window[:PAGE_SIZE]
 
@@ -200,8 +229,14 @@ def config_changes_view(request, *, admin_site):
         for record in model.history.filter(history_id__in=ids)._select_related_history_tracked_objs():
             previous[(model, record.history_id)] = record
 
+    m2m = {}
+    for model in {m for m, _record in window}:
+        ids = [r.history_id for m, r in window if m is model] + [i for m, i in previous if m is model]
+        m2m[model] = m2m_values(model, ids)
+
     rows = []
     for model, record in window:
+        before = previous.get((model, record.previous_history_id))
         opts = model._meta
         rows.append(
             {
@@ -212,7 +247,7 @@ def config_changes_view(request, *, admin_site):
                 "action": record.get_history_type_display(),
                 "user": record.history_user,
                 "reason": record.history_change_reason or "",
-                "changes": _changes(model, record, previous.get((model, record.previous_history_id))),
+                "changes": changes_between(model, record, before, m2m[model]) if before else [],
             }
         )
 

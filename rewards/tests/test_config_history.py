@@ -248,3 +248,32 @@ def test_each_configuration_admin_shows_its_history_and_a_shop_s_never_shows_a_k
     assert "Europe/Amsterdam" in html and "Europe/Paris" in html
     assert api_key.key_hash not in html and plaintext not in html
     assert "Configuration changes" in client.get("/admin/").content.decode()
+
+
+def test_a_campaign_s_segments_show_as_names_old_to_new_in_queries_that_do_not_grow(client, db):
+    from rewards.models import Segment
+
+    admin = User.objects.create_superuser("admin@example.com", "pw-correct-horse")
+    client.force_login(admin)
+    now = dt.datetime.now(dt.UTC)
+    campaign = Campaign.objects.create(name="Double", factor=Decimal(2), starts_at=now, ends_at=now + dt.timedelta(1))
+    vip, new = Segment.objects.create(name="VIP", kind="static"), Segment.objects.create(name="New", kind="static")
+    campaign.segments.set([vip])
+    url = f"/admin/rewards/campaign/{campaign.pk}/history/"
+    client.get(url)  # warm the content-type cache
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(url)
+    campaign.segments.set([vip, new])
+    for n in range(5):
+        campaign.name = f"Double {n}"
+        campaign.save()
+
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url)
+
+    assert len(many) == len(few)
+    html = page.content.decode()
+    assert "Segments:</strong> VIP &rarr; New, VIP" in " ".join(html.replace("&nbsp;", " ").split())
+    rows = client.get(CHANGES_URL, {"model": "rewards.campaign"}).context["rows"]
+    segments_changed = [c for r in rows for c in r["changes"] if str(c["field"]) == "Segments"]
+    assert [(c["old"], c["new"]) for c in segments_changed] == [("VIP", "New, VIP"), ("–", "VIP")]  # newest first
