@@ -23,7 +23,6 @@ What loading does:
 """
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -108,18 +107,17 @@ def recipe_load(
     replace: bool = False,
     dry_run: bool = False,
     new_keys: bool = False,
-    progress: Callable[[str], None] | None = None,
 ) -> RecipeLoad:
     """Make the program what recipe `name` describes, in one transaction; idempotent. Refuses (422
     `program_has_activity`) when the program has activity and the load would change it, unless `replace`.
     `dry_run` works out the changes and writes nothing. API keys are made for shops the load creates (and
     for every recipe shop with `new_keys`); their plaintext is in the result, once."""
     recipe = recipe_get(name)
-    say = progress or (lambda _line: None)
-    result = RecipeLoad(recipe=recipe, activity=program_activity())
+    result = RecipeLoad(recipe=recipe)
     try:
         with transaction.atomic():
             _Loader(recipe, result, new_keys=new_keys).run()
+            result.activity = program_activity()  # counted under the program's lock that run() took
             if dry_run:
                 raise _Rollback
             if result.changes and result.activity and not replace:
@@ -135,8 +133,6 @@ def recipe_load(
             extra={"activity": result.activity, "changes": result.changes},
         ) from None
     result.applied = True
-    for line in result.changes:
-        say(line)
     return result
 
 
