@@ -295,13 +295,11 @@ class _Loader:
         """The spec's fields, every other editable field of the model at its default (so a load resets what
         an earlier recipe or staff set and this recipe does not)."""
         out = {}
-        names = set()
         for f in model._meta.concrete_fields:
             if f.primary_key or not f.editable or f.name in skip or isinstance(f, models.ForeignKey):
                 continue
             if f.name in ("public_id", "created_at", "updated_at"):
                 continue
-            names.add(f.name)
             out[f.name] = spec[f.name] if f.name in spec else f.get_default()
         return out
 
