@@ -3,6 +3,7 @@ it gives the same program as on a fresh one, a program with activity is protecte
 given (and then history is paused, not deleted), and the program_load command (list, unknown names,
 API keys shown once, dry run). The customer stories of each recipe are in rewards/tests/recipes/."""
 
+import dataclasses
 import io
 
 import pytest
@@ -325,3 +326,21 @@ def test_two_loads_at_once_make_one_program():
     assert sorted(bool(r.changes) for r in results) == [False, False, True]
     assert Shop.objects.filter(name__startswith="Family").count() == 3
     assert Reward.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("part", "spec", "message"),
+    [
+        ("tiers", {"name": "Base", "rank": 0, "colour": "red"}, "colour"),
+        ("earning_rules", {"name": "Elsewhere", "kind": "base_rate", "shops": ["nowhere"]}, "unknown shop"),
+        ("rewards", {"title": "VIP gift", "kind": "perk", "points": 10, "min_tier": "VIP"}, "unknown tier"),
+    ],
+)
+def test_a_broken_recipe_is_refused_and_writes_nothing(monkeypatch, part, spec, message):
+    broken = dataclasses.replace(recipe_get("fashion_brand"), **{part: (spec,)})
+    monkeypatch.setattr("rewards.services.recipes.recipe_get", lambda name: broken)
+    with pytest.raises(ApplicationError, match=message) as info:
+        recipe_load(name="fashion_brand")
+    assert info.value.code == "invalid_recipe"
+    assert not Shop.objects.exists()
+    assert program_get().name == "Loyalty program"
