@@ -125,7 +125,16 @@ def text_of(html: str) -> str:
 
 
 def test_an_empty_catalogue_says_so(signed_in):
-    assert "There are no rewards in the catalogue yet." in text(signed_in.get(reverse("members:rewards")))
+    page = text(signed_in.get(reverse("members:rewards")))
+    assert "There are no rewards in the catalogue yet." in page
+    assert "Redeem now" not in page
+
+
+def test_nothing_to_redeem_yet_points_to_the_rewards_below(signed_in):
+    reward_make(title="Dear", points=900)
+    page = text(signed_in.get(reverse("members:rewards")))
+    assert "Nothing to redeem yet." in page and "Dear" in page
+    assert "There are no rewards in the catalogue yet." not in page
 
 
 # --- redeeming -----------------------------------------------------------------------------------------
