@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
+# Two test processes by default (CI's machines have two cores); `make test PYTEST_ARGS=...` to change.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint format worker beat migrate demo bench bench-http bench-rewards audit clean
 
