@@ -1,7 +1,8 @@
-"""Load a demo program: settings, a staff login, a few members with some history and a demo shop with an
-API key. Safe to run again."""
+"""Load a demo program: settings, a staff login, a few members with some history, a demo shop with an API
+key, two tiers, a few rewards and a campaign. Safe to run again. (Complete example programs: program_load.)"""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -12,7 +13,7 @@ from integrations.services.members import member_upsert
 from integrations.services.shops import api_key_create, shop_create
 from members.models import Member, User
 from members.services import member_signup
-from rewards.models import PointLot, Program
+from rewards.models import Campaign, Cause, PointLot, Program, Reward, Tier
 from rewards.selectors import program_get
 from rewards.services.ledger import Actor, points_earn, points_redeem, points_reverse
 
@@ -56,6 +57,7 @@ class Command(BaseCommand):
                 self._history(member, orders, spend)
                 self.stdout.write(f"Member {first} {last}: {len(orders)} orders.")
             api_key = self._shop()
+            self._catalogue()
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -89,6 +91,47 @@ class Command(BaseCommand):
             return None
         _, plaintext = api_key_create(shop=shop, name=DEMO_KEY_NAME, scopes=("read", "write", "adjust"))
         return plaintext
+
+    def _catalogue(self) -> None:
+        """Two tiers, four rewards and a campaign, so that the member pages have something to show; skipped
+        for whatever exists (staff may have changed it)."""
+        if not Tier.objects.exists():
+            Tier.objects.create(name="Member", rank=0, icon="☆", colour="#5B6770", entry_threshold=0)
+            Tier.objects.create(
+                name="Gold",
+                rank=1,
+                icon="★",
+                colour="#B8860B",
+                metric=Tier.Metric.POINTS,
+                entry_threshold=1000,
+                window=Tier.Window.CALENDAR_YEAR,
+                earning_multiplier=Decimal("1.25"),
+                birthday_bonus_points=100,
+                free_shipping=True,
+            )
+            self.stdout.write("Tiers: Member, and Gold from 1,000 points a year (25 % more points, free shipping).")
+        if not Reward.objects.exists():
+            cause, _ = Cause.objects.get_or_create(name="Tree planting", defaults={"description": "One tree a gift."})
+            common = {"currency": "EUR", "coupon_valid_days": 30}
+            Reward.objects.create(kind="fixed_amount", title="5 EUR off", points=250, value=5, **common)
+            Reward.objects.create(kind="free_shipping", title="Free shipping", points=150, **common)
+            Reward.objects.create(
+                kind="percentage", title="20 % off, up to 50 EUR", points=900, value=20, max_discount=50, **common
+            )
+            Reward.objects.create(kind="donation", title="Plant a tree", points=100, cause=cause, currency="EUR")
+            self.stdout.write("Rewards: 5 EUR off, free shipping, 20 % off, and a donation.")
+        if not Campaign.objects.exists():
+            now = timezone.now()
+            Campaign.objects.create(
+                name="Double points on books",
+                description="Twice the points on books this month.",
+                kind=Campaign.Kind.PRODUCT_MULTIPLIER,
+                starts_at=now - dt.timedelta(days=1),
+                ends_at=now + dt.timedelta(days=30),
+                categories=["books"],
+                factor=2,
+            )
+            self.stdout.write("Campaign: double points on books for 30 days.")
 
     def _history(self, member, orders, spend):
         account = member.points_account
