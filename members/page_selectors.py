@@ -18,10 +18,10 @@ from members.words import (
     perks_words,
     tier_entry_words,
 )
-from rewards.models import EventRule, Program, Redemption, Tier
+from rewards.models import EventRule, Program, Redemption, StoreCreditAccount, Tier
 from rewards.selectors import earning_rules_active
 from rewards.selectors.campaigns import MemberCampaign, campaigns_for_member
-from rewards.selectors.catalogue import RewardOption, member_redemptions, rewards_for_member
+from rewards.selectors.catalogue import RewardOption, member_redemptions, rewards_for_member, store_credit_balances
 from rewards.selectors.tiers import TierPerks, TierStatus, tier_of_account, tier_status
 from rewards.services.tiers import tiers_config
 
@@ -30,14 +30,17 @@ from rewards.services.tiers import tiers_config
 class RewardsPage:
     available: list[RewardOption]  # redeemable now
     unavailable: list[RewardOption]  # short of points, out of stock, limit reached, tier required, coming soon
+    store_credit: list[StoreCreditAccount]  # the member's balances above zero, one per currency
 
 
 def rewards_page_get(*, member: Member, program: Program, now: dt.datetime | None = None) -> RewardsPage:
     """The member's catalogue split into what they can redeem now and the rest (each with why not), in the
-    catalogue's order; a fixed number of queries however many rewards (rewards_for_member)."""
+    catalogue's order, with their store credit; a fixed number of queries however many rewards."""
     options = rewards_for_member(member=member, now=now, program=program)
     return RewardsPage(
-        available=[o for o in options if o.available], unavailable=[o for o in options if not o.available]
+        available=[o for o in options if o.available],
+        unavailable=[o for o in options if not o.available],
+        store_credit=[a for a in store_credit_balances(member=member) if a.balance > 0],
     )
 
 

@@ -180,6 +180,7 @@ def rewards(request, member):
             "account": member.points_account,
             "available": [row(o) for o in page.available],
             "unavailable": [row(o) for o in page.unavailable],
+            "store_credit": page.store_credit,
         },
     )
 

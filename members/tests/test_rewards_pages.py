@@ -319,6 +319,13 @@ def test_rewards_without_a_code_say_what_happened(signed_in, kind, says):
     assert 'data-testid="coupon-code"' not in result.content.decode()
 
 
+def test_store_credit_shows_on_the_rewards_page(signed_in):
+    assert "Store credit" not in text(signed_in.get(reverse("members:rewards")))
+    reward = reward_make("store_credit", points=100, value=Decimal("1250.00"))
+    signed_in.post(redeem_url(reward), {"key": confirm_key(signed_in, reward)})
+    assert "Store credit to spend at checkout: EUR 1,250.00" in text(signed_in.get(reverse("members:rewards")))
+
+
 def test_another_members_redemption_is_not_found(signed_in):
     other = member_create()
     earn(other.points_account, 200)
@@ -397,8 +404,8 @@ def test_rewards_page_queries_do_not_grow_with_the_catalogue(signed_in, member, 
     _catalogue(count)
     # session, user, member with account (member_required), program (view; cached outside tests), the
     # member's account with its tier, segments, rewards, their segments, redemptions counted for limits,
-    # program (page layout)
-    with django_assert_num_queries(10):
+    # store credit, program (page layout)
+    with django_assert_num_queries(11):
         response = signed_in.get(reverse("members:rewards"))
     assert response.status_code == 200
 
