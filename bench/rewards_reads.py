@@ -445,9 +445,9 @@ def static_collect(root: Path, *, redis: str) -> None:
 
 
 def queries_count(*, key: str, page_path: str, shop_pk: int) -> dict[str, dict[str, int]]:
-    """Queries per request of each read, in-process (after one request to warm this process's caches), for a
-    member short of everything, one with redemptions, and the richest Gold member; then for that last one
-    with the catalogue doubled (rolled back). {read: {situation: queries}}."""
+    """Queries per request of each read, in-process (after one request to warm this process's caches; the
+    fewest of the next three), for the member with the fewest points, one with redemptions, and the richest
+    (Gold); then for that last one with the catalogue doubled (rolled back). {read: {situation: queries}}."""
     from django.db import connection, transaction
     from django.db.models import Count
     from django.test import Client
@@ -457,7 +457,7 @@ def queries_count(*, key: str, page_path: str, shop_pk: int) -> dict[str, dict[s
 
     by_points = Member.objects.select_related("user", "points_account").order_by("points_account__available")
     situations = {
-        "no points": by_points.first(),
+        "fewest points": by_points.first(),
         "with redemptions": Member.objects.select_related("user")
         .annotate(n=Count("redemptions"))
         .filter(n__gt=0)
@@ -476,9 +476,12 @@ def queries_count(*, key: str, page_path: str, shop_pk: int) -> dict[str, dict[s
         first = client.get(path, **headers)
         if first.status_code != 200:
             sys.exit(f"in-process GET {path} answered {first.status_code}: {first.content[:300]!r}")
-        with CaptureQueriesContext(connection) as captured:
-            client.get(path, **headers)
-        return len(captured)
+        counts = []
+        for _ in range(3):  # the fewest of three: a request that reloads an expired per-process cache has one more
+            with CaptureQueriesContext(connection) as captured:
+                client.get(path, **headers)
+            counts.append(len(captured))
+        return min(counts)
 
     counts: dict[str, dict[str, int]] = {}
     for read in ("api", "page") if page_path else ("api",):
@@ -596,7 +599,10 @@ def report(args, reads, *, seeded, page_note, load_before, errors_logged: int, l
     print(f"what members see: {seeded['mix']}")
     if page_note:
         print(f"NOTE: {page_note}")
-    print("\nqueries per request (in-process, CaptureQueriesContext, after one warm-up request):")
+    print(
+        "\nqueries per request (in-process, CaptureQueriesContext, after one warm-up request, the fewest of three; "
+        "a process reloading its configuration cache, once per CONFIG_CACHE_SECONDS, makes one more):"
+    )
     for read in reads:
         print(f"  {read.label:<40} " + ", ".join(f"{name}: {n}" for name, n in read.queries.items()))
     if any(read.sweep for read in reads):
