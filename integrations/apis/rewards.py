@@ -8,6 +8,7 @@ the members API.
 from decimal import Decimal
 
 from django.urls import path
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
@@ -21,9 +22,15 @@ from integrations.models import ApiKey
 from integrations.schema import BAD_REQUEST, error_response
 from rewards.models import Coupon, Redemption, Reward
 from rewards.selectors import program_get
-from rewards.selectors.catalogue import coupon_display_status, rewards_for_member, rewards_visible
+from rewards.selectors.catalogue import (
+    coupon_display_status,
+    rewards_for_member,
+    rewards_visible,
+    store_credit_balances,
+)
 from rewards.services.coupons import coupon_redeem, coupon_validate
 from rewards.services.redemptions import KEY_MAX, redemption_coupon, reward_redeem
+from rewards.services.store_credit import store_credit_spend
 
 POINTS_MAX = 10_000_000
 REWARD_ID_EXAMPLE = "5f0c2a7e-3d1b-4c8e-9a6f-2b7d4e1c0a93"
@@ -630,9 +637,151 @@ class CouponRedeemApi(ShopAPIView):
         return Response(CouponRedeemedOutputSerializer(data).data)
 
 
+# --- store credit -----------------------------------------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="StoreCreditBalance")
+class StoreCreditBalanceSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    balance = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="StoreCreditBalances")
+class StoreCreditBalancesSerializer(serializers.Serializer):
+    balances = StoreCreditBalanceSerializer(many=True, help_text="One per currency the member has held credit in.")
+
+
+@extend_schema_serializer(component_name="StoreCreditSpend")
+class StoreCreditSpendOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    amount = serializers.CharField(help_text="What was taken (positive).")
+    currency = serializers.CharField()
+    balance = serializers.CharField(help_text="The member's store credit in this currency after it.")
+    order_external_id = serializers.CharField(help_text="Your order id, as given (may be empty).")
+    created_at = serializers.DateTimeField()
+
+
+def _balances_data(member) -> dict:
+    return {
+        "balances": [
+            {"currency": account.currency, "balance": _money(account.balance)}
+            for account in store_credit_balances(member=member)
+        ]
+    }
+
+
+STORE_CREDIT_EXAMPLE = {"balances": [{"currency": "EUR", "balance": "12.50"}]}
+SPEND_EXAMPLE = {
+    "id": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+    "amount": "7.50",
+    "currency": "EUR",
+    "balance": "5.00",
+    "order_external_id": "order-20931",
+    "created_at": "2026-11-22T14:05:00Z",
+}
+
+
+class StoreCreditApi(ShopAPIView):
+    permission_classes = [HasScope("read")]
+
+    @extend_schema(
+        operation_id="store_credit_get",
+        summary="A customer's store credit",
+        description="The member's store credit balance per currency (cashback rewards, dividends, refunds add "
+        "to it; checkout spends it). Needs the `read` scope.",
+        responses={200: StoreCreditBalancesSerializer, 404: error_response("`not_found`: no such customer."), **ERRORS},
+        examples=[OpenApiExample("Balances", value=STORE_CREDIT_EXAMPLE, response_only=True)],
+        tags=["rewards"],
+    )
+    def get(self, request, member_id):
+        return Response(_balances_data(_shop_customer_or_404(request, member_id).member))
+
+
+class StoreCreditSpendApi(ShopAPIView):
+    permission_classes = [HasScope("write")]
+
+    @extend_schema_serializer(component_name="StoreCreditSpendInput")
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), help_text="What to take, e.g. 7.50.")
+        currency = serializers.RegexField(
+            r"^[A-Za-z]{3}\Z", required=False, help_text="ISO 4217; default: your shop's currency."
+        )
+        order_external_id = _text(
+            max_length=ORDER_EXTERNAL_ID_MAX, required=False, help_text="Your order id, kept with the entry."
+        )
+        idempotency_key = _text(
+            max_length=KEY_MAX, required=False, help_text="Or the Idempotency-Key header; one of them is required."
+        )
+
+    @extend_schema(
+        operation_id="store_credit_spend",
+        summary="Spend a customer's store credit at checkout",
+        description=(
+            "Takes `amount` from the member's store credit, never below zero. Idempotent: an `idempotency_key` "
+            "in the body or the `Idempotency-Key` header is required; the same key answers 200 with the first "
+            "result; the same key with another amount is a 409. Needs the `write` scope."
+        ),
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        responses={
+            201: StoreCreditSpendOutputSerializer,
+            200: StoreCreditSpendOutputSerializer,
+            400: error_response(BAD_REQUEST + " Also without an idempotency key, or with two different ones."),
+            404: error_response("`not_found`: no such member among your shop's customers."),
+            409: error_response("`idempotency_conflict`: the key was used for another amount."),
+            422: error_response(
+                "`insufficient_store_credit` (`details`: `balance`, `requested`, `currency`), `member_not_active`."
+            ),
+            **ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Spend",
+                value={"amount": "7.50", "order_external_id": "order-20931", "idempotency_key": "order-20931-sc"},
+                request_only=True,
+            ),
+            OpenApiExample("Spent", value=SPEND_EXAMPLE, response_only=True, status_codes=["201", "200"]),
+        ],
+        tags=["rewards"],
+    )
+    def post(self, request, member_id):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key = _idempotency_key(request, data.get("idempotency_key"))
+        shop = request.auth.shop
+        member = _shop_customer_or_404(request, member_id).member
+        if member.status == member.Status.CLOSED:
+            raise ApplicationError("The member's account is closed.", code="member_not_active")
+        order_id = data.get("order_external_id") or ""
+        began = timezone.now()
+        entry = store_credit_spend(
+            member=member,
+            amount=data["amount"],
+            currency=(data.get("currency") or shop.currency).upper(),
+            reason=f"Checkout at {shop.name}" + (f", order {order_id}" if order_id else ""),
+            idempotency_key=f"shop:{shop.public_id}:{key}",  # shops cannot replay each other's keys
+            source_ref=order_id,
+        )
+        body = {
+            "id": entry.public_id,
+            "amount": _money(-entry.amount),
+            "currency": entry.account.currency,
+            "balance": _money(entry.balance_after),
+            "order_external_id": entry.source_ref,
+            "created_at": entry.created_at,
+        }
+        created = entry.created_at >= began  # a replay answers with the entry an earlier call made
+        return Response(StoreCreditSpendOutputSerializer(body).data, status=201 if created else 200)
+
+
 urlpatterns = [
     path("rewards", RewardListApi.as_view(), name="rewards"),
     path("members/<uuid:member_id>/redemptions", RedemptionCreateApi.as_view(), name="member-redemptions"),
     path("coupons/<str:code>/validate", CouponValidateApi.as_view(), name="coupon-validate"),
     path("coupons/<str:code>/redeem", CouponRedeemApi.as_view(), name="coupon-redeem"),
+    path("members/<uuid:member_id>/store-credit", StoreCreditApi.as_view(), name="member-store-credit"),
+    path(
+        "members/<uuid:member_id>/store-credit/spend", StoreCreditSpendApi.as_view(), name="member-store-credit-spend"
+    ),
 ]

@@ -78,7 +78,5 @@ RECIPE = Recipe(
         "the membership SKU grants it (member pages show that threshold as the way up).",
         "The dividend counts all of the year's spend, the membership fee included; a co-op that excludes "
         "the fee (or some categories) cannot say so yet.",
-        "Spending the dividend (store credit) at checkout is not in the API yet: it is spent through "
-        "rewards.services.store_credit.store_credit_spend.",
     ),
 )

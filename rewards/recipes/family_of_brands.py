@@ -49,8 +49,5 @@ RECIPE = Recipe(
         },
         {"title": "10.00 store credit", "kind": "store_credit", "points": 1000, "value": D(10)},
     ),
-    gaps=(
-        "Spending store credit at checkout is not in the API yet (the service "
-        "rewards.services.store_credit.store_credit_spend exists).",
-    ),
+    gaps=(),
 )
