@@ -21,7 +21,7 @@ from integrations.apis.orders import MONEY, ORDER_EXTERNAL_ID_MAX, QUANTITY, _te
 from integrations.models import ApiKey
 from integrations.schema import BAD_REQUEST, error_response
 from rewards.models import Coupon, Redemption, Reward
-from rewards.selectors import program_get
+from rewards.selectors import program_cached
 from rewards.selectors.catalogue import (
     coupon_display_status,
     rewards_for_member,
@@ -214,7 +214,7 @@ class RewardListApi(ShopAPIView):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         shop = request.auth.shop
-        program = program_get()
+        program = program_cached()
         currency = program.currency
         member_id = query.validated_data.get("member_id")
         if member_id is None:

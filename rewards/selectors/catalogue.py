@@ -24,7 +24,7 @@ from rewards.models import (
     StoreCreditAccount,
     StoreCreditEntry,
 )
-from rewards.selectors import program_get
+from rewards.selectors import program_cached
 from rewards.services.earning import event_period_start
 from rewards.services.segments import member_segment_ids
 
@@ -172,7 +172,7 @@ def rewards_for_member(
     segments the member is not in are left out. A fixed number of queries, however many rewards.
     `program`: the caller's, when it has loaded it already."""
     now = now or timezone.now()
-    program = program or program_get()
+    program = program or program_cached()
     account = PointsAccount.objects.select_related("member", "tier").get(member=member)
     segment_ids = member_segment_ids(member=member)
     rewards = list(_catalogue(shop=shop, now=now))
