@@ -22,6 +22,7 @@ each chunk of accounts is applied in its own transaction with one INSERT ... SEL
 one UPDATE of the accounts. Portable SQL: PostgreSQL and SQLite (3.33+).
 """
 
+import calendar
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -178,17 +179,13 @@ def window_bounds(*, window: str, at: dt.datetime, time_zone: str, joined_at: dt
 
         def anniversary(year: int) -> dt.datetime:
             day = joined.day
-            if (joined.month, day) == (2, 29) and not _leap(year):
+            if (joined.month, day) == (2, 29) and not calendar.isleap(year):
                 return _local_midnight(dt.date(year, 3, 1), zone)
             return _local_midnight(dt.date(year, joined.month, day), zone)
 
         year = local.year if (local.month, local.day) >= (joined.month, joined.day) else local.year - 1
         return anniversary(year), anniversary(year + 1), anniversary(year - 1)
     raise ValueError(f"unknown window {window!r}")
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def _has_previous(window: str) -> bool:
@@ -404,22 +401,22 @@ def _num(value: Decimal) -> str:
     return format(Decimal(value), "f")
 
 
-def _entered_sql(tier: Tier, groups) -> str:
-    """The member enters `tier`: its threshold met in the current window, or in the previous one (a tier
-    reached in 2026 is held through 2027, even if no order or run saw it happen in 2026)."""
+def _met_sql(tier: Tier, groups, threshold: Decimal) -> str:
+    """`threshold` met in `tier`'s current window, or in the previous one (a tier reached in 2026 is held
+    through 2027, even if no order or run saw it happen in 2026)."""
     i = groups.index((tier.metric, tier.window))
-    entry = _num(tier.entry_threshold)
+    value = _num(threshold)
     if _has_previous(tier.window):
-        return f"(v{i}c >= {entry} OR v{i}p >= {entry})"
-    return f"v{i}c >= {entry}"
+        return f"(v{i}c >= {value} OR v{i}p >= {value})"
+    return f"v{i}c >= {value}"
+
+
+def _entered_sql(tier: Tier, groups) -> str:
+    return _met_sql(tier, groups, tier.entry_threshold)
 
 
 def _kept_sql(tier: Tier, groups) -> str:
-    i = groups.index((tier.metric, tier.window))
-    keep = _num(tier.keep_threshold)
-    if _has_previous(tier.window):
-        return f"(v{i}c >= {keep} OR v{i}p >= {keep})"
-    return f"v{i}c >= {keep}"
+    return _met_sql(tier, groups, tier.keep_threshold)
 
 
 def _rank_of_sql(column: str, tiers: Sequence[Tier], default: str) -> str:
@@ -827,12 +824,11 @@ def tiers_recalculate(
 
     changed = upgraded = downgraded = 0
     started = time.perf_counter()
-    rank_of_id = {t.pk: t.rank for t in tiers}
     try:
         if total:
             for start in range(low, high + 1, chunk_size):
                 end = start + chunk_size - 1
-                up_n, down_n = _apply_chunk(start, end, at=at, base_rank=base.rank, rank_of_id=rank_of_id)
+                up_n, down_n = _apply_chunk(start, end, at=at, tiers=tiers)
                 changed += up_n + down_n
                 upgraded += up_n
                 downgraded += down_n
@@ -858,7 +854,7 @@ def _settings_for_bulk(cursor) -> None:
         cursor.execute("SET LOCAL work_mem = '256MB'")
 
 
-def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) -> tuple[int, int]:
+def _apply_chunk(start: int, end: int, *, at, tiers: Sequence[Tier]) -> tuple[int, int]:
     """One transaction for the accounts with ids in [start, end]: lock those this changes (as an order locks
     them, so neither overwrites the other), record the tier changes (one INSERT ... SELECT), set the tiers
     (one UPDATE), keep the holds' below_since (one UPDATE, one INSERT)."""
@@ -870,7 +866,6 @@ def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) 
     below_changes = (
         "((e.new_below_since IS NULL) <> (e.old_below_since IS NULL) OR e.new_below_since <> e.old_below_since)"
     )
-    rank_case = _rank_case_sql(rank_of_id, base_rank)
     at_param = sql_value(at)
     with transaction.atomic(), connection.cursor() as cursor:
         _settings_for_bulk(cursor)
@@ -884,8 +879,8 @@ def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) 
                 [start, end],
             )
         cursor.execute(
-            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {rank_case.format(col='e.new_tier_id')} > "
-            f"{rank_case.format(col='e.old_tier_id')} OR e.old_tier_id IS NULL THEN 1 ELSE 0 END), 0) "
+            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {_rank_of_sql('e.new_tier_id', tiers, '-1')} > "
+            f"{_rank_of_sql('e.old_tier_id', tiers, '-1')} OR e.old_tier_id IS NULL THEN 1 ELSE 0 END), 0) "
             f"FROM {EVAL_TABLE} e JOIN {accounts} a ON a.id = e.account_id "
             f"WHERE e.account_id BETWEEN %s AND %s AND {differs} AND {same_old}",
             [start, end],
@@ -925,10 +920,6 @@ def _apply_chunk(start: int, end: int, *, at, base_rank: int, rank_of_id: dict) 
             [at_param, start, end],
         )
     return ups, n - ups
-
-
-def _rank_case_sql(rank_of_id: dict, base_rank: int) -> str:
-    return "CASE {col} " + " ".join(f"WHEN {pk} THEN {rank}" for pk, rank in rank_of_id.items()) + " ELSE -1 END"
 
 
 # --- annual dividend ---------------------------------------------------------------------------------
