@@ -23,7 +23,7 @@ from core.exceptions import ApplicationError
 from members.models import Member
 from rewards.models import Coupon, PointsAccount, Redemption, Reward
 from rewards.selectors import program_get
-from rewards.selectors.catalogue import period_start, reward_refusal
+from rewards.selectors.catalogue import redeemed_counts, reward_refusal
 from rewards.services.coupons import coupon_issue
 from rewards.services.ledger import Actor, points_redeem
 from rewards.services.segments import member_segment_ids
@@ -164,11 +164,7 @@ def reward_redeem(
             cost = _cost(reward, points)
             now = now or timezone.now()
             program = program_get()
-            redeemed = 0
-            if reward.limit_per_member is not None:
-                since = period_start(reward, now=now, program=program)
-                done = Redemption.objects.filter(member=member, reward=reward, status=Redemption.Status.COMPLETED)
-                redeemed = (done if since is None else done.filter(created_at__gte=since)).count()
+            redeemed = redeemed_counts(member=member, rewards=[reward], now=now, program=program).get(reward.pk, 0)
             segment_ids = member_segment_ids(member=member) if reward.segments.all() else set()
             refusal = reward_refusal(
                 reward=reward,
