@@ -65,6 +65,13 @@ def _products(categories, skus) -> str:
     return _("%(names)s and %(n)s more") % {"names": ", ".join(names[:SHOWN_NAMES]), "n": rest}
 
 
+def _factor_points(factor) -> str:
+    """A multiplier as a member reads it: 2 -> "Double points", 1.5 -> "1.5× points"."""
+    factor = Decimal(factor).normalize()
+    words = _FACTOR_WORDS.get(factor)
+    return _("%(factor)s points") % {"factor": words} if words else _("%(factor)s× points") % {"factor": number(factor)}
+
+
 def last_day(value) -> str:
     """The last day before the instant `value` (an exclusive end, usually a midnight), in the current time zone:
     "31 December 2026" for the start of 2027."""
@@ -146,14 +153,11 @@ def earning_rule_words(rule: EarningRule) -> str:
             if what:
                 text += " " + _("on %(what)s") % {"what": what}
         case EarningRule.Kind.MULTIPLIER:
-            factor = Decimal(rule.multiplier).normalize()
-            words = _FACTOR_WORDS.get(factor)
             text = (
-                _("%(factor)s points") % {"factor": words}
-                if words
-                else _("%(factor)s× points") % {"factor": number(factor)}
+                _factor_points(rule.multiplier)
+                + " "
+                + (_("on %(what)s") % {"what": what} if what else _("on everything"))
             )
-            text += " " + (_("on %(what)s") % {"what": what} if what else _("on everything"))
         case EarningRule.Kind.FIXED:
             text = _("%(points)s for each %(what)s you buy") % {"points": points(rule.points), "what": what}
         case _:
@@ -235,13 +239,7 @@ def perks_words(perks) -> list[str]:
     if perks is None:
         return found
     if perks.earning_multiplier != 1:
-        factor = Decimal(perks.earning_multiplier).normalize()
-        words = _FACTOR_WORDS.get(factor)
-        found.append(
-            _("%(factor)s points on every order") % {"factor": words}
-            if words
-            else _("%(factor)s× points on every order") % {"factor": number(factor)}
-        )
+        found.append(_("%(points)s on every order") % {"points": _factor_points(perks.earning_multiplier)})
     if perks.birthday_bonus_points:
         found.append(_("%(points)s on your birthday") % {"points": points(perks.birthday_bonus_points)})
     if perks.free_shipping:
