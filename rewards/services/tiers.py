@@ -274,67 +274,45 @@ def _aggregates(config: TiersConfig, groups, *, at, account_ids=None, member_ids
     if account_ids is not None:
         lots = lots.filter(account_id__in=account_ids)
     order_sums, refund_sums, lot_sums = {}, {}, {}
+    value = F("points") - F("reversed_points")
+    in_currency, refund_in_currency = Q(currency=config.currency), Q(order__currency=config.currency)
     for i, (metric, window) in enumerate(groups):
+        when = {"window": window, "at": at, "zone": zone}
         if metric == Tier.Metric.POINTS:
             lots, cur, prev = _window_conditions(
-                lots,
-                window=window,
-                time_field="earned_at",
-                joined="account__member__joined_at",
-                at=at,
-                zone=zone,
-                tag=f"l{i}",
+                lots, time_field="earned_at", joined="account__member__joined_at", tag=f"l{i}", **when
             )
-            value = F("points") - F("reversed_points")
-            for name, cond in ((f"v{i}c", cur), (f"v{i}p", prev)):
-                if cond is not None:
-                    lot_sums[name] = Sum(Case(When(cond, then=value), default=Value(0)), output_field=IntegerField())
+            lot_sums |= _per_window(
+                i, cur, prev, lambda c: Sum(Case(When(c, then=value), default=Value(0)), output_field=IntegerField())
+            )
         elif metric == Tier.Metric.ORDERS:
             orders, cur, prev = _window_conditions(
-                orders,
-                window=window,
-                time_field="placed_at",
-                joined="member__joined_at",
-                at=at,
-                zone=zone,
-                tag=f"o{i}",
+                orders, time_field="placed_at", joined="member__joined_at", tag=f"o{i}", **when
             )
-            for name, cond in ((f"v{i}c", cur), (f"v{i}p", prev)):
-                if cond is not None:
-                    order_sums[name] = Count(Case(When(cond, then=Value(1)), default=None))
+            order_sums |= _per_window(i, cur, prev, lambda c: Count(Case(When(c, then=Value(1)), default=None)))
         else:  # spend: the orders' totals in the program's currency, less the refunds made by amount
             orders, cur, prev = _window_conditions(
-                orders,
-                window=window,
-                time_field="placed_at",
-                joined="member__joined_at",
-                at=at,
-                zone=zone,
-                tag=f"s{i}",
+                orders, time_field="placed_at", joined="member__joined_at", tag=f"s{i}", **when
             )
             refunds, rcur, rprev = _window_conditions(
-                refunds,
-                window=window,
-                time_field="order__placed_at",
-                joined="order__member__joined_at",
-                at=at,
-                zone=zone,
-                tag=f"r{i}",
+                refunds, time_field="order__placed_at", joined="order__member__joined_at", tag=f"r{i}", **when
             )
-            in_currency = Q(currency=config.currency)
-            for name, cond in ((f"v{i}c", cur), (f"v{i}p", prev)):
-                if cond is not None:
-                    order_sums[name] = Sum(
-                        Case(When(cond & in_currency, then=F("total")), default=Value(Decimal(0))), output_field=money
-                    )
-            for name, cond in ((f"v{i}c", rcur), (f"v{i}p", rprev)):
-                if cond is not None:
-                    refund_sums[name] = Sum(
-                        Case(
-                            When(cond & Q(order__currency=config.currency), then=F("amount")), default=Value(Decimal(0))
-                        ),
-                        output_field=money,
-                    )
+            order_sums |= _per_window(
+                i,
+                cur,
+                prev,
+                lambda c: Sum(
+                    Case(When(c & in_currency, then=F("total")), default=Value(Decimal(0))), output_field=money
+                ),
+            )
+            refund_sums |= _per_window(
+                i,
+                rcur,
+                rprev,
+                lambda c: Sum(
+                    Case(When(c & refund_in_currency, then=F("amount")), default=Value(Decimal(0))), output_field=money
+                ),
+            )
     parts = []
     for queryset, key, sums in (
         (orders, "member_id", order_sums),
@@ -348,6 +326,12 @@ def _aggregates(config: TiersConfig, groups, *, at, account_ids=None, member_ids
         sql, params = qs.query.sql_with_params()
         parts.append((sql, list(params), key, list(sums)))
     return parts
+
+
+def _per_window(i: int, cur: Q, prev: Q | None, aggregate: Callable[[Q], object]) -> dict:
+    """Group i's value columns (v{i}c for the current window, v{i}p for the previous one where there is one),
+    each the aggregate of its window's condition."""
+    return {name: aggregate(cond) for name, cond in ((f"v{i}c", cur), (f"v{i}p", prev)) if cond is not None}
 
 
 def _values_select(config: TiersConfig, groups, *, at, account_ids=None, member_ids=None):
