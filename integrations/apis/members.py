@@ -497,7 +497,8 @@ class MemberAdjustmentApi(ShopAPIView):
         return Response(EntryOutputSerializer(entry).data, status=201)
 
 
-def _idempotency_key(request, in_body: str | None) -> str:
+def _idempotency_key(request, in_body: str | None, *, what: str = "adjustments") -> str:
+    """The key from the body or the Idempotency-Key header; `what` names the writes in the error message."""
     header = (request.headers.get("Idempotency-Key") or "").strip() or None
     if header is not None and len(header) > 128:
         raise serializers.ValidationError({"Idempotency-Key": ["Ensure this header has no more than 128 characters."]})
@@ -506,10 +507,6 @@ def _idempotency_key(request, in_body: str | None) -> str:
     key = in_body or header
     if not key:
         raise serializers.ValidationError(
-            {
-                "idempotency_key": [
-                    "Give an idempotency_key or an Idempotency-Key header; adjustments must be idempotent."
-                ]
-            }
+            {"idempotency_key": [f"Give an idempotency_key or an Idempotency-Key header; {what} must be idempotent."]}
         )
     return key

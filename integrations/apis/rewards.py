@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from core.exceptions import ApplicationError
 from integrations.api_auth import HasScope, ShopAPIView
-from integrations.apis.members import ERRORS, MEMBER_ID_EXAMPLE, _shop_customer_or_404
+from integrations.apis.members import ERRORS, MEMBER_ID_EXAMPLE, _idempotency_key, _shop_customer_or_404
 from integrations.apis.orders import MONEY, ORDER_EXTERNAL_ID_MAX, QUANTITY, _text
 from integrations.models import ApiKey
 from integrations.schema import BAD_REQUEST, error_response
@@ -344,27 +344,6 @@ REDEMPTION_EXAMPLE = {
 }
 
 
-def _idempotency_key(request, in_body: str | None) -> str:
-    """The key from the body or the Idempotency-Key header (as the adjustments endpoint takes it)."""
-    header = (request.headers.get("Idempotency-Key") or "").strip() or None
-    if header is not None and len(header) > KEY_MAX:
-        raise serializers.ValidationError(
-            {"Idempotency-Key": [f"Ensure this header has no more than {KEY_MAX} characters."]}
-        )
-    if header and in_body and header != in_body:
-        raise serializers.ValidationError({"idempotency_key": ["The body and the Idempotency-Key header differ."]})
-    key = in_body or header
-    if not key:
-        raise serializers.ValidationError(
-            {
-                "idempotency_key": [
-                    "Give an idempotency_key or an Idempotency-Key header; redemptions must be idempotent."
-                ]
-            }
-        )
-    return key
-
-
 class RedemptionCreateApi(ShopAPIView):
     permission_classes = [HasScope("write")]
 
@@ -424,7 +403,7 @@ class RedemptionCreateApi(ShopAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = _idempotency_key(request, data.get("idempotency_key"))
+        key = _idempotency_key(request, data.get("idempotency_key"), what="redemptions")
         link = _shop_customer_or_404(request, member_id)
         reward = Reward.objects.filter(public_id=data["reward_id"]).first()
         if reward is None:
@@ -748,7 +727,7 @@ class StoreCreditSpendApi(ShopAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        key = _idempotency_key(request, data.get("idempotency_key"))
+        key = _idempotency_key(request, data.get("idempotency_key"), what="redemptions")
         shop = request.auth.shop
         member = _shop_customer_or_404(request, member_id).member
         if member.status == member.Status.CLOSED:
