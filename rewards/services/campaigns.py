@@ -170,16 +170,11 @@ def _config_load(*, actions: bool = False) -> CampaignsConfig:
 
 _config_cache = ProcessCache("campaigns in force")
 
-
-def _config_changed(sender=None, **kwargs) -> None:
-    _config_cache.invalidate()
-
-
-post_save.connect(_config_changed, sender=Campaign, dispatch_uid="campaigns_cache_save")
-post_delete.connect(_config_changed, sender=Campaign, dispatch_uid="campaigns_cache_delete")
-post_save.connect(_config_changed, sender=Segment, dispatch_uid="campaigns_cache_segment_save")
-post_delete.connect(_config_changed, sender=Segment, dispatch_uid="campaigns_cache_segment_delete")
-m2m_changed.connect(_config_changed, sender=Campaign.segments.through, dispatch_uid="campaigns_cache_segments")
+post_save.connect(_config_cache.invalidate, sender=Campaign, dispatch_uid="campaigns_cache_save")
+post_delete.connect(_config_cache.invalidate, sender=Campaign, dispatch_uid="campaigns_cache_delete")
+post_save.connect(_config_cache.invalidate, sender=Segment, dispatch_uid="campaigns_cache_segment_save")
+post_delete.connect(_config_cache.invalidate, sender=Segment, dispatch_uid="campaigns_cache_segment_delete")
+m2m_changed.connect(_config_cache.invalidate, sender=Campaign.segments.through, dispatch_uid="campaigns_cache_segments")
 
 
 def campaign_boosts_config() -> CampaignsConfig:

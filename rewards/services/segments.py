@@ -289,15 +289,11 @@ def member_segment_ids(*, member) -> set[int]:
     return {int(key[1:]) for key, inside in (row or {}).items() if inside}
 
 
-def _segments_changed(sender, **kwargs) -> None:
-    _segments_cache.invalidate()
-
-
 def _connect_signals() -> None:
     from rewards.models import Segment
 
-    post_save.connect(_segments_changed, sender=Segment, dispatch_uid="segments_cache_save")
-    post_delete.connect(_segments_changed, sender=Segment, dispatch_uid="segments_cache_delete")
+    post_save.connect(_segments_cache.invalidate, sender=Segment, dispatch_uid="segments_cache_save")
+    post_delete.connect(_segments_cache.invalidate, sender=Segment, dispatch_uid="segments_cache_delete")
 
 
 _connect_signals()
