@@ -297,16 +297,24 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
     sql_insert_many(orders)
 
     earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
-    if not earning:
-        # Orders without points may still count for tiers (a paid membership's SKU, spend), as in order_record.
-        orders_earned(
-            [
-                Earned(member=a.member, order=order, breakdown=order.breakdown)
-                for order, a in zip(orders, accepted, strict=True)
-                if a.member
-            ]
-        )
-        return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
+    if earning:
+        _orders_earn(shop=shop, earning=earning)
+    # Every order of a known member, also one without points: it may count for tiers (a paid membership's
+    # SKU, spend), as in order_record. Before the webhooks: a campaign's budget may cap an order's points.
+    orders_earned(
+        [
+            Earned(member=a.member, order=order, breakdown=order.breakdown)
+            for order, a in zip(orders, accepted, strict=True)
+            if a.member
+        ]
+    )
+    if earning:
+        _after_earning(shop=shop, earning=earning)
+    return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
+
+
+def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
+    """Earn the orders' points (set-based) and link each order to its lot."""
     program = program_cached()
     actor = Actor.shop(str(shop.public_id))
     earned = points_earn_many_with_lots(
@@ -340,12 +348,3 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
         set_sql="lot_id = v.lot_id, points = v.points, updated_at = %s",
         params=[sql_value(now)],
     )
-    orders_earned(
-        [
-            Earned(member=a.member, order=order, breakdown=order.breakdown)
-            for order, a in zip(orders, accepted, strict=True)
-            if a.member
-        ]
-    )
-    _after_earning(shop=shop, earning=earning)
-    return [(a.index, order) for order, a in zip(orders, accepted, strict=True)]
