@@ -168,8 +168,9 @@ def test_insufficient_points_says_how_many_are_missing(member):
     assert info.value.extra == {"available": 1000, "required": 1200, "short_by": 200}
 
 
-def test_a_closed_or_suspended_member_cannot_redeem(member):
-    member.status = "suspended"
+@pytest.mark.parametrize("status", ["suspended", "closed"])
+def test_a_closed_or_suspended_member_cannot_redeem(member, status):
+    member.status = status
     member.save()
     with refused("member_not_active", 422):
         redeem(member, reward_make())
