@@ -730,8 +730,6 @@ class StoreCreditSpendApi(ShopAPIView):
         key = _idempotency_key(request, data.get("idempotency_key"), what="redemptions")
         shop = request.auth.shop
         member = _shop_customer_or_404(request, member_id).member
-        if member.status == member.Status.CLOSED:
-            raise ApplicationError("The member's account is closed.", code="member_not_active")
         order_id = data.get("order_external_id") or ""
         began = timezone.now()
         entry = store_credit_spend(

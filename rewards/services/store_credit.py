@@ -134,9 +134,11 @@ def store_credit_spend(
     source_ref: str = "",
 ) -> StoreCreditEntry:
     """Take `amount` (> 0) from the member's store credit, never below zero (422 insufficient_store_credit);
-    replaying the key returns the first entry."""
+    a closed member's credit is not spent (422 member_not_active); replaying the key returns the first entry."""
     amount = _amount_clean(amount)
     _check(currency=currency, kind=kind, reason=reason, idempotency_key=idempotency_key)
+    if member.status == Member.Status.CLOSED:
+        raise ApplicationError("The member's account is closed.", code="member_not_active")
     return _change(
         member=member,
         amount=-amount,

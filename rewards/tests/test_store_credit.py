@@ -53,6 +53,18 @@ def test_spending_more_than_the_balance_is_refused_and_changes_nothing(member):
         spend(member, "1.00", key="c", currency="GBP")  # no account in that currency: zero
 
 
+def test_a_closed_members_credit_is_not_spent(member):
+    from members.services import member_close
+    from rewards.services.ledger import Actor
+
+    add(member, "5.00", key="a")
+    member_close(member=member, actor=Actor.system("tests"))
+    with refused("member_not_active", 422):
+        spend(member, "1.00", key="s")
+    assert StoreCreditAccount.objects.get(member=member).balance == Decimal("5.00")
+    assert not StoreCreditEntry.objects.filter(kind="spend").exists()
+
+
 def test_a_replayed_key_returns_the_first_entry_and_another_amount_is_a_conflict(member):
     first = add(member, "10.00", key="a")
     assert add(member, "10.00", key="a").pk == first.pk
