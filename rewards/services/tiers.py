@@ -53,6 +53,7 @@ from core.process_cache import ProcessCache
 from core.timeutils import add_months
 from rewards.models import PointLot, PointsAccount, Program, Tier, TierChange, TierHold
 from rewards.services.earning import Multiplier
+from rewards.services.store_credit import store_credit_add
 
 logger = logging.getLogger(__name__)
 
@@ -967,7 +968,7 @@ def tier_dividends_pay(*, year: int, progress: Callable[[str], None] | None = No
     members = Member.objects.in_bulk([d.member_id for d in dividends])
     currency = _config_load().currency
     for n, d in enumerate(dividends, 1):
-        _store_credit_add(
+        store_credit_add(
             member=members[d.member_id],
             amount=d.amount,
             currency=currency,
@@ -980,15 +981,3 @@ def tier_dividends_pay(*, year: int, progress: Callable[[str], None] | None = No
             say(f"  {n:,} dividends credited")
     say(f"{len(dividends):,} dividends credited for {year}.")
     return dividends
-
-
-def _store_credit_add(**kwargs) -> None:
-    """rewards.services.store_credit.store_credit_add, written by the catalogue's engineer; imported when
-    used so that tiers work before it exists."""
-    try:
-        from rewards.services.store_credit import store_credit_add
-    except ImportError as error:
-        raise ApplicationError(
-            "Store credit is not available yet; dividends cannot be paid.", code="store_credit_unavailable"
-        ) from error
-    store_credit_add(**kwargs)
