@@ -1,0 +1,1 @@
+# The money value of points, the journal, breakage and liability reports (see DESIGN.md).
