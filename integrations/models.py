@@ -223,6 +223,9 @@ class Order(BaseModel):
     )
     status = models.CharField(max_length=16, choices=Status.choices)
     fingerprint = models.CharField(max_length=64, editable=False)
+    # For the referral fraud checks: keyed hashes of what the shop sent, never the address or card itself.
+    shipping_hash = models.CharField(max_length=64, blank=True, editable=False)
+    payment_hash = models.CharField(max_length=64, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

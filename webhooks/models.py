@@ -28,6 +28,8 @@ EVENTS = {
     "points.expiring": _("A linked member's points expire soon"),
     "points.expired": _("A linked member's points expired"),
     "reward.redeemed": _("A linked member redeemed a reward"),
+    "referral.qualified": _("A friend a linked member referred qualified (signed up or ordered)"),
+    "referral.rewarded": _("A linked member got their referral reward"),
 }
 # Sent by staff from the admin to check an endpoint; every endpoint gets it, subscribed or not.
 PING = "ping"

@@ -15,6 +15,7 @@ from core.exceptions import ApplicationError
 from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
 from members.models import Member
+from referrals.services import referral_order_reversed
 from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_cached
 from rewards.services.boosts import Earned, order_earned
@@ -227,6 +228,7 @@ def order_refund(
             )
             order.points_reversed += points
             order.save(update_fields=["points_reversed", "updated_at"])
+        referral_order_reversed(order=order)  # a referrer's pending reward for this order may go
         _refunded_publish(order, refund=refund, points=points)
     return refund, True
 
@@ -251,6 +253,7 @@ def order_cancel(*, order: Order) -> tuple[Order, int]:
         order.status = Order.Status.CANCELLED
         order.save(update_fields=["points_reversed", "status", "updated_at"])
         coupons_order_cancelled(order=order)  # the rewards' coupons it used: released, or their points refunded
+        referral_order_reversed(order=order)  # a referrer's pending reward for this order goes
         _refunded_publish(order, refund=None, points=left)
     return order, left
 

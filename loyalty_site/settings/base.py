@@ -167,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.tier_dividends_pay",
         "schedule": crontab(minute=25),
     },
+    "referral-rewards-release": {
+        "task": "referrals.tasks.referral_rewards_release",
+        "schedule": crontab(minute="*/10"),
+    },
     "webhooks-requeue-due": {
         "task": "webhooks.tasks.webhooks_requeue_due",
         "schedule": crontab(minute="*"),

@@ -214,6 +214,7 @@ class Redemption(BaseModel):
         WEB = "web", _("Member pages")
         WIDGET = "widget", _("Shop widget")
         API = "api", _("Shop API")
+        GIFT = "gift", _("Given (a referral reward)")
 
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="redemptions")
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
@@ -234,7 +235,12 @@ class Redemption(BaseModel):
     currency = models.CharField(max_length=3, blank=True)
     cause = models.ForeignKey(Cause, null=True, blank=True, on_delete=models.PROTECT, related_name="redemptions")
     points_entry = models.ForeignKey(
-        "rewards.PointEntry", on_delete=models.PROTECT, related_name="+", help_text=_("The ledger's redeem entry.")
+        "rewards.PointEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The ledger's redeem entry (none for a gift, which costs no points)."),
     )
     refund_entry = models.ForeignKey(
         "rewards.PointEntry",
@@ -250,7 +256,12 @@ class Redemption(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["member", "idempotency_key"], name="redemption_member_key_unique"),
             models.CheckConstraint(condition=Q(status__in=["completed", "refunded"]), name="redemption_status_valid"),
-            models.CheckConstraint(condition=Q(channel__in=["web", "widget", "api"]), name="redemption_channel_valid"),
+            models.CheckConstraint(
+                condition=Q(channel__in=["web", "widget", "api", "gift"]), name="redemption_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="gift") | Q(points_entry__isnull=False), name="redemption_paid_has_entry"
+            ),
             models.CheckConstraint(
                 condition=Q(status="completed") | Q(refund_entry__isnull=False), name="redemption_refund_has_entry"
             ),

@@ -62,3 +62,7 @@ def orders_earned(earned: Sequence[Earned]) -> None:
         return
     campaigns.campaigns_orders_earned(earned)
     tiers.tiers_orders_earned(earned)
+    # A referred friend's order may qualify their referral. Imported here: referrals builds on rewards.
+    from referrals.services import referrals_orders_earned
+
+    referrals_orders_earned(earned)

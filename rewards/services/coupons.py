@@ -280,7 +280,8 @@ def coupons_order_cancelled(*, order) -> list[Coupon]:
     now = timezone.now()
     for coupon in coupons:
         member = coupon.redemption.member
-        if refund and member.status != member.Status.CLOSED:
+        # A gift's coupon cost no points: there is nothing to refund, so it is released.
+        if refund and member.status != member.Status.CLOSED and coupon.redemption.points:
             redemption_points_refund(
                 redemption=coupon.redemption,
                 actor=Actor.shop(str(order.shop.public_id)),

@@ -220,6 +220,55 @@ def reward_redeem(
     return redemption, True
 
 
+GIFTABLE = {Kind.FIXED_AMOUNT, Kind.PERCENTAGE, Kind.FREE_SHIPPING, Kind.FREE_PRODUCT, Kind.STORE_CREDIT, Kind.PERK}
+
+
+def reward_grant(*, member: Member, reward: Reward, idempotency_key: str, reason: str) -> tuple[Redemption, bool]:
+    """Give `member` one unit of `reward` for free (a referral reward): no points, no eligibility checks
+    (whoever configured the gift chose it), one unit of stock taken if there is one; the coupon or store
+    credit is issued as for a redemption, in the caller's transaction or its own. Returns (redemption,
+    created); the same key again returns the first. Pay-with-points and donations cannot be given."""
+    key = _key_clean(idempotency_key)
+    if reward.kind not in GIFTABLE:
+        raise ApplicationError(
+            "Only a coupon, free shipping, a free product, store credit or a perk can be given.",
+            code="reward_not_giftable",
+            extra={"kind": reward.kind},
+        )
+    with transaction.atomic():
+        # The member's account is locked as in reward_redeem, so two copies of one gift find each other.
+        PointsAccount.objects.select_for_update(no_key=True).filter(member_id=member.pk).first()
+        if redemption := Redemption.objects.filter(member=member, idempotency_key=key).first():
+            return redemption, False
+        _stock_take(reward)
+        program = program_get()
+        value = reward.value if reward.kind in (Kind.FIXED_AMOUNT, Kind.STORE_CREDIT) else None
+        redemption = Redemption.objects.create(
+            member=member,
+            reward=reward,
+            points=0,
+            idempotency_key=key,
+            channel=Channel.GIFT,
+            kind=reward.kind,
+            value=value,
+            currency=reward.currency or program.currency,
+        )
+        now = timezone.now()
+        if reward.issues_coupon:
+            coupon_issue(redemption=redemption, reward=reward, value=_coupon_value(reward, value), now=now)
+        if reward.kind == Kind.STORE_CREDIT:
+            store_credit_add(
+                member=member,
+                amount=value,
+                currency=redemption.currency,
+                kind="reward",
+                reason=reason[:500],
+                idempotency_key=f"redemption:{redemption.public_id}",
+                source_ref=f"redemption:{redemption.public_id}",
+            )
+    return redemption, True
+
+
 def _coupon_value(reward: Reward, value: Decimal | None) -> Decimal | None:
     return reward.value if reward.kind == Kind.PERCENTAGE else value
 
