@@ -1,0 +1,1 @@
+# The member-facing referral pages: link, sign-up attribution, invitations (to come).

@@ -1,0 +1,1 @@
+"""Reads for a member's referral page (filled in by the member pages' work)."""
