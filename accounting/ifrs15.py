@@ -38,9 +38,7 @@ def allocate(
     return price - to_points, to_points
 
 
-def revenue_cumulative(
-    *, allocated: Decimal, redeemed: int, expected: Decimal, places: Decimal = CENT
-) -> Decimal:
+def revenue_cumulative(*, allocated: Decimal, redeemed: int, expected: Decimal, places: Decimal = CENT) -> Decimal:
     """Revenue recognised so far on `allocated` when `redeemed` of the `expected` redemptions happened;
     never more than `allocated`."""
     if expected <= 0 or redeemed >= expected:

@@ -128,7 +128,9 @@ class EstimateChange(BaseModel):
     new_rate = models.DecimalField(max_digits=5, decimal_places=4)
     source = models.CharField(max_length=16, choices=Source.choices)
     reason = models.CharField(max_length=500)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -191,7 +193,8 @@ class JournalEntry(BaseModel):
         verbose_name_plural = _("journal entries")
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source_kind", "source_id"], name="journalentry_source_unique"),
+            # One posting per source row (and currency): the posting service can never post a row twice.
+            models.UniqueConstraint(fields=["source_kind", "source_id", "currency"], name="journalentry_source_unique"),
         ]
 
     def __str__(self) -> str:
@@ -268,6 +271,9 @@ class LotValuation(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["remaining"], condition=Q(remaining__gt=0), name="lotvaluation_live_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points} pts, {self.outstanding} {self.currency} outstanding"
 
     @property
     def outstanding(self) -> Decimal:
