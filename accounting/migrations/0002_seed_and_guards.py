@@ -87,12 +87,12 @@ def seed(apps, schema_editor):
 
 def guards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD_SQL)
+        schema_editor.execute(FORWARD_SQL, params=None)
 
 
 def guards_reverse(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REVERSE_SQL)
+        schema_editor.execute(REVERSE_SQL, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounting.selectors import accounting_audit
 from rewards.models import PointEntry, PointLot, PointsAccount
 from rewards.selectors import ledger_audit
 
@@ -13,6 +14,13 @@ class Command(BaseCommand):
             f"{PointEntry.objects.count()} entries..."
         )
         violations = ledger_audit()
+        journal = accounting_audit()  # the journal's invariants (docs/accounting.md)
+        for v in journal:
+            self.stdout.write(f"  journal: [{v.invariant}] {v.detail}")
+        if not journal:
+            self.stdout.write(self.style.SUCCESS("Journal is consistent: entries balance, liability equals the lots."))
+        elif not violations:
+            raise CommandError(f"{len(journal)} journal violation(s).")
         if not violations:
             self.stdout.write(self.style.SUCCESS("Ledger is consistent: every invariant holds."))
             return
