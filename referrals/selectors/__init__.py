@@ -18,6 +18,11 @@ _rules = ProcessCache("referral_program")
 post_save.connect(_rules.invalidate, sender=ReferralProgram, dispatch_uid="referral_program_cache_save")
 
 
+def _referral_program_read() -> ReferralProgram:
+    # Read only: the order intake never writes the settings row (an unsaved default is inactive).
+    return ReferralProgram.objects.filter(pk=1).first() or ReferralProgram(pk=1)
+
+
 def referral_program_cached() -> ReferralProgram:
-    """referral_program_get() as this process last read it: for the order intake. Never change it."""
-    return _rules.get("rules", referral_program_get)
+    """The settings as this process last read them, never created here: for the order intake. Never change it."""
+    return _rules.get("rules", _referral_program_read)
