@@ -38,6 +38,7 @@ CONFIG_MODELS = (
     "rewards.Reward",
     "rewards.Cause",
     "integrations.Shop",
+    "referrals.ReferralProgram",
 )
 PAGE_SIZE = 50
 MAX_PAGES = 20  # "recent" changes: 1,000 rows back; each object's own history page keeps everything
