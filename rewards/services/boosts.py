@@ -7,7 +7,8 @@ The intake (integrations.services.orders, orders_batch, the simulate endpoint) d
 3. `order_earned(...)` inside the order's transaction, after its points are in the ledger (single orders),
    or `orders_earned(...)` once for a batch: a tier moves up, a campaign's budget is used.
 
-Tiers fill their part in rewards.services.tiers, campaigns theirs in rewards.services.campaigns.
+Tiers fill their part in rewards.services.tiers, campaigns theirs in rewards.services.campaigns; referrals
+take part in step 3 only (a referred friend's order may qualify the referral: referrals.services).
 """
 
 import datetime as dt

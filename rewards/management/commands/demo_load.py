@@ -58,6 +58,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"Member {first} {last}: {len(orders)} orders.")
             api_key = self._shop()
             self._catalogue()
+            self._referrals()
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -132,6 +133,40 @@ class Command(BaseCommand):
                 factor=2,
             )
             self.stdout.write("Campaign: double points on books for 30 days.")
+
+    def _referrals(self) -> None:
+        """The referral program on (the friend gets 100 points, the referrer 500 once the friend's first order
+        of 20 EUR or more is past its return window), and Katherine, whom Ada brought, with a first order."""
+        from integrations.services.orders import order_record
+        from referrals.selectors import referral_program_get
+        from referrals.services import referral_code_get_or_create, referral_join
+
+        rules = referral_program_get()
+        if not rules.active and not rules.referrer_points:
+            rules.active = True
+            rules.friend_reward, rules.friend_points = "points", 100
+            rules.referrer_reward, rules.referrer_points = "points", 500
+            rules.trigger, rules.min_order_total = "first_order", Decimal(20)
+            rules.save()
+            self.stdout.write("Referrals: 100 points for the friend, 500 for the member once the friend's order is in.")
+        if Member.objects.filter(user__email="katherine@example.com").exists() or not rules.active:
+            return
+        ada = Member.objects.get(user__email=MEMBERS[0][0])
+        user = User(email="katherine@example.com")
+        user.set_password(MEMBER_PASSWORD)
+        katherine = member_signup(user=user, first_name="Katherine", last_name="Johnson")
+        referral_join(friend=katherine, code=referral_code_get_or_create(member=ada).code)
+        order_record(
+            shop=Shop.objects.get(name=DEMO_SHOP),
+            data={
+                "external_id": "demo-referred-1",
+                "member_id": katherine.public_id,
+                "currency": "EUR",
+                "total": "64.90",
+                "placed_at": timezone.now(),
+            },
+        )
+        self.stdout.write("Member Katherine Johnson: referred by Ada, one order (Ada's reward is pending).")
 
     def _history(self, member, orders, spend):
         account = member.points_account
