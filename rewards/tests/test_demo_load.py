@@ -23,7 +23,7 @@ def test_the_demo_loads_twice_and_its_api_key_finds_the_demo_members():
     key = re.search(r"lk_live_\w+", first).group(0)
     second = _load()
     assert "lk_live_" not in second  # the key is shown once, when it is made
-    assert Member.objects.count() == 3
+    assert Member.objects.count() == 4  # three members and Katherine, whom Ada referred
     assert not ledger_audit()
 
     client = APIClient()
@@ -64,3 +64,14 @@ def test_the_demo_has_tiers_rewards_and_a_campaign_for_the_member_pages():
     (line,) = response.json()["lines"]
     assert {rule["source"] for rule in line["rules"]} == {"rule", "campaign"}
     assert response.json()["points"] == 40  # 20 for 20.00 EUR, doubled on books
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_referral_waiting_for_its_return_window():
+    from referrals.models import Referral
+
+    _load()
+    referral = Referral.objects.get(friend__user__email="katherine@example.com")
+    assert referral.referrer.user.email == "ada@example.com"
+    assert referral.status == Referral.Status.QUALIFIED
+    assert referral.rewards.get(side="referrer").status == "pending"
