@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("me/", include("members.urls")),
+    path("", include("referrals.urls")),  # /r/<code> and /me/referrals/
     path("api/v1/", include("loyalty_site.api_v1")),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]

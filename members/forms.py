@@ -1,6 +1,7 @@
 import datetime as dt
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context as allauth_context
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -35,7 +36,16 @@ class SignupForm(AllauthSignupForm):
     The first name is required (the pages greet the member by it); the last name may be left out for
     people with a single name. The adapter hands these fields to members.services.member_signup."""
 
-    field_order = ["first_name", "last_name", "email", "password1", "password2", "birthday", "marketing_consent"]
+    field_order = [
+        "first_name",
+        "last_name",
+        "email",
+        "password1",
+        "password2",
+        "birthday",
+        "marketing_consent",
+        "referral_code",
+    ]
 
     first_name = forms.CharField(
         label=_("First name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
@@ -53,8 +63,52 @@ class SignupForm(AllauthSignupForm):
         help_text=_("You can change your mind at any time on your preferences page."),
     )
 
+    referral_code = forms.CharField(
+        label=_("A friend's referral code"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+        help_text=_("Invited by a friend? Their code is filled in when you follow their link."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Referrals build on members: imported here, when the apps are ready.
+        from referrals.selectors import referral_program_cached
+
+        if not referral_program_cached().active:
+            del self.fields["referral_code"]
+        elif not self.is_bound:
+            self.fields["referral_code"].initial = _referral_code_given(allauth_context.request)
+
     def clean_birthday(self):
         return _clean_birthday(self.cleaned_data.get("birthday"))
+
+    def clean_referral_code(self) -> str:
+        """A code typed (or left as the link filled it in) must be a member's; empty is fine. The adapter
+        passes it to referrals.services.referral_join, where a typed code wins over the link's cookie."""
+        from referrals.models import ReferralCode
+        from referrals.services import code_clean
+
+        code = code_clean(self.cleaned_data.get("referral_code"))
+        if code and not ReferralCode.objects.filter(code=code).exists():
+            raise forms.ValidationError(
+                _("We do not know this referral code. Please check it with your friend, or leave it empty.")
+            )
+        return code
+
+
+def _referral_code_given(request) -> str:
+    """The code to fill in: the link's ?ref=, else the code of the live click in the attribution cookie."""
+    from referrals.cookies import attribution_cookie
+    from referrals.services import click_from_cookie, code_clean
+
+    if request is None:
+        return ""
+    if code := code_clean(request.GET.get("ref")):
+        return code
+    click = click_from_cookie(attribution_cookie(request))
+    return click.code if click is not None else ""
 
 
 class ProfileForm(forms.ModelForm):

@@ -128,6 +128,8 @@ MEDIA_URL = "media/"
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="loyalty@localhost")
+# The member pages' address, for links in e-mails sent outside a request (referral invitations).
+SITE_URL = env("SITE_URL", default="http://localhost:8000")
 EMAIL_HOST = env("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=587)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
