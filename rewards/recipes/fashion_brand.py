@@ -82,8 +82,8 @@ RECIPE = Recipe(
         },
     ),
     gaps=(
-        "Referrals are not built yet (a later issue): the shop reports a `referral` event for the member who "
-        "brought the friend; there are no referral links, no reward for the friend and no fraud checks.",
+        "The `referral` event is for shops that track referrals themselves; the built-in referral program "
+        "(links, a reward for the friend, fraud checks) is set up apart, in the admin (docs/referrals.md).",
         "Social follows cannot be verified by the platform: the shop reports them.",
     ),
 )
