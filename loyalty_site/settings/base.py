@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rewards",
     "referrals",
     "accounting",
+    "insights",
     "integrations",
     "webhooks",
 ]

@@ -1,0 +1,1 @@
+# Program KPIs: daily rollups, member scores (RFM, churn risk) and the staff dashboard (see DESIGN.md).
