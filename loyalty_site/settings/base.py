@@ -182,6 +182,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.points_expiring_publish",
         "schedule": crontab(hour=6, minute=30),
     },
+    # Insights: yesterday's and today's rollups every hour; the member scores once a night (insights.tasks).
+    "insights-refresh": {
+        "task": "insights.tasks.insights_refresh_hourly",
+        "schedule": crontab(minute=40),
+    },
 }
 
 # Webhooks (docs/webhooks.md). Deliveries time out after WEBHOOK_TIMEOUT seconds and are retried with backoff

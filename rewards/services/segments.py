@@ -17,6 +17,8 @@ queryset: counted, joined, or used by campaigns without a query per member.
 | shop | shop_ids: [shop public ids] | are a customer of, or ordered in, one of these shops |
 | joined | after, before (ISO dates, either may be omitted) | joined on or after / before these dates |
 | any | groups: [[conditions], [conditions]] | match all conditions of at least one group (an OR of ANDs) |
+| rfm_segment | segments: [names, e.g. champions, at_risk] | are in one of these RFM segments (insights; nightly) |
+| churn_risk_at_least | min (0-100) | have a churn-risk score of at least min (insights; nightly) |
 
 Orders count unless cancelled; spend is the orders' totals as the shops sent them. Closed members are in
 no segment.
@@ -62,6 +64,8 @@ RULES = (
     "shop",
     "joined",
     "any",
+    "rfm_segment",
+    "churn_risk_at_least",
 )
 
 
@@ -218,6 +222,20 @@ def _rule_q(rule, now: dt.datetime) -> Q:
             if before is not None:
                 q &= Q(joined_at__date__lt=before)
             return q
+        case "rfm_segment":
+            from insights.models import MemberScore
+
+            names = _names(rule, "segments")
+            if unknown := sorted(set(names) - set(MemberScore.Segment.values)):
+                raise _invalid(f"rfm_segment: unknown segments {', '.join(unknown)}.", rule)
+            return Q(Exists(MemberScore.objects.filter(member=OuterRef("pk"), segment__in=names)))
+        case "churn_risk_at_least":
+            from insights.models import MemberScore
+
+            low = _number(rule, "min", whole=True)
+            if low is None or low > 100:
+                raise _invalid("churn_risk_at_least: min must be a whole number from 0 to 100.", rule)
+            return Q(Exists(MemberScore.objects.filter(member=OuterRef("pk"), churn_risk__gte=low)))
         case "any":
             groups = rule.get("groups")
             if not isinstance(groups, list) or not groups or not all(isinstance(g, list) for g in groups):
