@@ -7,6 +7,7 @@ link's cookie; the form is filled in with the cookie's code, so a friend who cha
 the link they followed.
 """
 
+import re
 from urllib.parse import quote, urlencode
 
 import segno
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from core.exceptions import ApplicationError
 from members.views import member_required
@@ -42,14 +43,33 @@ INVITE_POSTS = 10
 INVITE_WINDOW = 10 * 60
 
 
-@require_GET
+# Messaging apps and social sites fetch a shared link to show its preview: those fetches are not visits.
+LINK_PREVIEWERS = re.compile(
+    r"facebookexternalhit|facebookcatalog|meta-externalagent|whatsapp|telegrambot|twitterbot|slackbot|"
+    r"discordbot|linkedinbot|skypeuripreview|pinterest|redditbot|applebot|googlebot|bingbot|embedly|"
+    r"mastodon|viber|iframely|bot\b|crawler|spider",
+    re.IGNORECASE,
+)
+# Clicks counted per IP address in a window; more still lead to the sign-up but add no row (a script
+# requesting a link in a loop cannot fill the table or the member's click count).
+CLICKS_PER_IP = 30
+CLICK_WINDOW = 60 * 60
+
+
+@require_safe
 @never_cache
 def referral_link(request, code):
     """/r/<code>: count the click, keep the attribution in a cookie, and go to the sign-up with the code
     filled in. An unknown code or a program that is off goes to the sign-up without a code; a member who is
-    signed in goes to their own referral page."""
+    signed in goes to their own referral page. HEAD, link previews and a flood from one address count nothing."""
     if request.user.is_authenticated:
         return redirect("referrals:page")
+    if (
+        request.method == "HEAD"
+        or LINK_PREVIEWERS.search(request.headers.get("User-Agent", ""))
+        or _over_limit(request, scope="click", limit=CLICKS_PER_IP, window=CLICK_WINDOW, per_session=False)
+    ):
+        return redirect("account_signup")
     cookie = attribution_cookie(request)
     referral, value = referral_click(code=code, cookie=cookie)
     rules = referral_program_get()
@@ -69,21 +89,23 @@ def referral_link(request, code):
     return response
 
 
-def _throttled(request) -> bool:
-    """One more invitation post from this session and this IP; True when either is over the limit."""
-    keys = [f"referral-invite:ip:{client_ip(request)}"]
-    if request.session.session_key:
-        keys.append(f"referral-invite:session:{request.session.session_key}")
+def _over_limit(request, *, scope: str, limit: int, window: int, per_session: bool = True) -> bool:
+    """Count one more request of `scope` from this IP address (and session); True when one is over `limit`
+    in the current window. Counters live in the shared cache (Redis in production), so every web process
+    counts against the same limit."""
+    keys = [f"referrals:{scope}:ip:{client_ip(request)}"]
+    if per_session and request.session.session_key:
+        keys.append(f"referrals:{scope}:session:{request.session.session_key}")
     over = False
     for key in keys:
-        if cache.add(key, 1, timeout=INVITE_WINDOW):
+        if cache.add(key, 1, timeout=window):
             continue
         try:
             count = cache.incr(key)
-        except ValueError:  # expired between the two calls: this post starts a new window
-            cache.add(key, 1, timeout=INVITE_WINDOW)
+        except ValueError:  # expired between the two calls: this request starts a new window
+            cache.add(key, 1, timeout=window)
             continue
-        over = over or count > INVITE_POSTS
+        over = over or count > limit
     return over
 
 
@@ -141,7 +163,7 @@ def referral_page(request, member):
     invite_error = ""
     status = 200
     if request.method == "POST" and rules.active:
-        if _throttled(request):
+        if _over_limit(request, scope="invite", limit=INVITE_POSTS, window=INVITE_WINDOW):
             invite_error = _("That was a lot of invitations in a short time. Please wait a few minutes and try again.")
             status = 429
         else:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from members.tests.factories import member_create
 from members.tests.test_views import text
+from referrals import views
 from referrals.cookies import ATTRIBUTION_COOKIE, DEVICE_COOKIE
 from referrals.models import Referral, ReferralCode, ReferralReward
 from referrals.selectors import referral_program_get
@@ -165,6 +166,37 @@ def test_a_click_older_than_the_attribution_window_no_longer_counts(client, prog
     # And the sign-up page does not fill in the expired click's code.
     client.cookies[ATTRIBUTION_COOKIE] = stale
     assert 'value="' + ben_code not in client.get(SIGNUP).content.decode()
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "WhatsApp/2.23.20.0 A",
+        "TelegramBot (like TwitterBot)",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    ],
+)
+def test_a_link_preview_is_not_a_click(client, program, code, agent):
+    response = client.get(link(code), headers={"User-Agent": agent})
+    assert response.status_code == 302 and response["Location"] == SIGNUP
+    assert ATTRIBUTION_COOKIE not in response.cookies and not Referral.objects.exists()
+
+
+def test_a_head_request_is_not_a_click(client, program, code):
+    assert client.head(link(code)).status_code == 302
+    assert not Referral.objects.exists()
+
+
+def test_a_flood_from_one_address_stops_counting(client, program, code, monkeypatch):
+    monkeypatch.setattr(views, "CLICKS_PER_IP", 3)
+    for _ in range(5):
+        client.cookies.clear()  # a script that keeps no cookies
+        response = client.get(link(code), REMOTE_ADDR="192.0.2.1")
+        assert response.status_code == 302
+    assert Referral.objects.count() == 3
+    assert client.get(link(code), REMOTE_ADDR="192.0.2.2")["Location"] == f"{SIGNUP}?ref={code}"
 
 
 def test_a_signed_in_member_goes_to_their_own_page(client, program, anna, code):
