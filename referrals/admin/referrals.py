@@ -332,6 +332,12 @@ class ReferralAdmin(QueueOrderingMixin, ProgramTimeZoneMixin, admin.ModelAdmin):
         return self._review_action(request, queryset, decision="reject")
 
     def _review_action(self, request, queryset, *, decision: str):
+        if "apply" in request.POST:
+            # The page posted back the referrals it listed, all waiting then. The list's own filter (the queue)
+            # would drop one reviewed meanwhile in another tab; taken as posted, referral_review refuses it
+            # and the message says so.
+            posted = [pk for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME) if pk.isdigit()]
+            queryset = self.model.objects.filter(pk__in=posted)
         selected = list(queryset.values_list("pk", flat=True)[: REVIEW_MAX_SELECTED + 1])
         if len(selected) > REVIEW_MAX_SELECTED:
             self.message_user(
@@ -340,11 +346,10 @@ class ReferralAdmin(QueueOrderingMixin, ProgramTimeZoneMixin, admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        referrals = list(
-            Referral.objects.filter(pk__in=selected, review=Referral.Review.PENDING)
-            .select_related("referrer__user", "friend__user")
-            .order_by("signed_up_at", "id")
-        )
+        referrals = Referral.objects.filter(pk__in=selected).select_related("referrer__user", "friend__user")
+        if "apply" not in request.POST:
+            referrals = referrals.filter(review=Referral.Review.PENDING)  # the page offers only those waiting
+        referrals = list(referrals.order_by("signed_up_at", "id"))
         if not referrals:
             self.message_user(request, _("None of the selected referrals is waiting for review."), messages.WARNING)
             return None
