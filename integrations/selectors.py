@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import BooleanField, Case, Exists, IntegerField, OuterRef, Q, QuerySet, Sum, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -16,6 +16,9 @@ from core.prepared import PreparedSelect
 from integrations.keys import key_hash_matches, key_prefix
 from integrations.models import ApiKey, Order, Shop, ShopCustomer
 from members.models import Member
+from referrals import checks
+from referrals.models import Referral
+from referrals.services import code_clean
 from rewards.models import EarningRule, EventRule, MemberEvent, PointEntry, PointLot, PointsAccount
 from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
 from rewards.services.boosts import BoostsConfig, boosts_load, order_boosts
@@ -50,11 +53,18 @@ EXPIRING_DATES = 3  # how many upcoming expiry dates a member's summary lists
 
 
 def shop_customer_get(
-    *, shop: Shop, member_id: uuid.UUID | None = None, external_id: str | None = None, email: str | None = None
+    *,
+    shop: Shop,
+    member_id: uuid.UUID | None = None,
+    external_id: str | None = None,
+    email: str | None = None,
+    with_referral_code: bool = False,
 ) -> ShopCustomer | None:
     """The shop's link to a member found by the member's public id, the shop's external id or the e-mail,
-    with the member, login and points account (one query); None if that member is not the shop's customer."""
-    links = ShopCustomer.objects.select_related("member__user", "member__points_account").filter(shop=shop)
+    with the member, login and points account (and the member's referral code if asked and made) in one
+    query; None if that member is not the shop's customer."""
+    related = ["member__user", "member__points_account"] + (["member__referral_code"] if with_referral_code else [])
+    links = ShopCustomer.objects.select_related(*related).filter(shop=shop)
     if member_id is not None:
         links = links.filter(member__public_id=member_id)
     elif external_id is not None:
@@ -64,6 +74,13 @@ def shop_customer_get(
     else:
         return None
     return links.first()
+
+
+def member_referred_get(*, member: Member) -> Referral | None:
+    """How the member was referred: their referral as a friend (the live one, else the latest refused one);
+    None if they never were. One query."""
+    refused_last = Case(When(status=Referral.Status.REJECTED, then=1), default=0, output_field=IntegerField())
+    return Referral.objects.filter(friend=member).order_by(refused_last, "-created_at", "-id").first()
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,7 @@ def order_data_clean(data: dict) -> dict:
     subtotal = data.get("subtotal")
     if subtotal is None:
         subtotal = sum((line["total"] for line in lines), Decimal(0)) if lines else Decimal(data["total"])
-    return {
+    cleaned = {
         "external_id": (data.get("external_id") or "").strip(),
         "member_id": data.get("member_id"),
         "member_external_id": (data.get("member_external_id") or "").strip() or None,
@@ -130,6 +147,16 @@ def order_data_clean(data: dict) -> dict:
         "lines": lines,
         "coupon_codes": [str(code).strip() for code in data.get("coupon_codes") or ()],
     }
+    # The referral fields, only when given: an order without them keeps the fingerprint it always had. The
+    # address and the payment fingerprint are kept (and fingerprinted) only as keyed hashes.
+    if code := code_clean(data.get("referral_code")):
+        cleaned["referral_code"] = code
+    address = data.get("shipping_address")
+    if address and (shipping_hash := checks.keyed_hash("address", checks.address_normalised(address))):
+        cleaned["shipping_hash"] = shipping_hash
+    if payment := (data.get("payment_fingerprint") or "").strip():
+        cleaned["payment_hash"] = checks.keyed_hash("payment", payment)
+    return cleaned
 
 
 def members_trusted_by_email() -> QuerySet[Member]:

@@ -20,6 +20,7 @@ referrer's account is only locked by the release, in its own transaction, never 
 """
 
 import datetime as dt
+import logging
 import secrets
 import unicodedata
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are r
 CODE_SUFFIX = 4
 COOKIE_SALT = "referrals.click"
 SEEN_KEEP = 5  # hashes of the last IPs and devices a member was seen on
+logger = logging.getLogger(__name__)
 
 
 # --- codes ------------------------------------------------------------------------------------------------
@@ -283,7 +285,13 @@ def _friend_reward_make(referral: Referral, *, rules: ReferralProgram, now) -> N
         reward_item=rules.friend_reward_item if rules.friend_reward == ReferralProgram.FriendReward.REWARD else None,
     )
     if created:
-        _grant(reward, now=now)  # the friend is new: their account is free to lock in this transaction
+        # The friend is new: their account is free to lock in this transaction. A gift that cannot be given
+        # now (out of stock) leaves the reward pending for the release, and the friend joined all the same.
+        try:
+            with transaction.atomic():
+                _grant(reward, now=now)
+        except ApplicationError as error:
+            logger.warning("Referral reward %s not granted: %s (%s)", reward.pk, error.message, error.code)
 
 
 def _reward_row(referral, *, side, member, sequence, order, due_at, kind, points=0, amount=None, reward_item=None):
@@ -338,8 +346,14 @@ def referrals_orders_earned(earned: Sequence) -> None:
 
 
 def _order_qualifies(referral: Referral, order, *, rules: ReferralProgram) -> bool:
-    if order.status == "cancelled" or order.placed_at < referral.signed_up_at - dt.timedelta(minutes=5):
-        return False  # an order from before the sign-up (matched later) is not one the referral brought
+    if order.status == "cancelled":
+        return False
+    if order.placed_at < referral.signed_up_at - dt.timedelta(minutes=5) and (
+        order.created_at is None or order.created_at < referral.signed_up_at
+    ):
+        # An order from before the sign-up (matched later) is not one the referral brought; one that arrives
+        # after it (a code given with the order, or a shop that posts its orders later) is.
+        return False
     if Decimal(order.total) < rules.min_order_total:
         return False
     if rules.trigger == ReferralProgram.Trigger.EACH_ORDER:
@@ -411,7 +425,8 @@ def _qualify(referral: Referral, *, rules: ReferralProgram, order, due_at, now) 
     referral.qualified_at = referral.qualified_at or now
     referral.orders_rewarded = sequence
     referral.save()
-    _publish(referral, "referral.qualified", reward=reward)
+    if created:  # a racing copy that found the reward made publishes nothing more
+        _publish(referral, "referral.qualified", reward=reward)
     if created and due_at <= now and not _held(referral):
         # The referrer's account is locked by the grant: never inside the friend's order transaction.
         transaction.on_commit(lambda: referral_rewards_release(reward_ids=[reward.pk]))
@@ -438,14 +453,19 @@ def referral_order_reversed(*, order) -> int:
     """Inside a refund's or cancel's transaction (order row locked): the pending referrer rewards of `order`
     are reversed when it was cancelled or what is left of it is below the qualifying minimum. The
     referral can then qualify with another order. Returns how many rewards were reversed."""
-    rewards = list(ReferralReward.objects.filter(order=order, status=RewardStatus.PENDING).select_related("referral"))
+    now = timezone.now()
+    # Once the return window has passed (due_at), the reward is the referrer's, granted or about to be.
+    rewards = list(
+        ReferralReward.objects.filter(order=order, status=RewardStatus.PENDING, due_at__gt=now).select_related(
+            "referral"
+        )
+    )
     if not rewards:
         return 0
     rules = referral_program_get()
     left = Decimal(order.total) - _order_refunded_total(order)
     if order.status != "cancelled" and left > 0 and left >= rules.min_order_total:
         return 0
-    now = timezone.now()
     why = (
         f"Order {order.external_id} cancelled" if order.status == "cancelled" else f"Order {order.external_id} refunded"
     )
@@ -480,17 +500,22 @@ def referral_rewards_release(*, now: dt.datetime | None = None, reward_ids: list
         due = due.filter(pk__in=reward_ids)
     granted = 0
     for reward_id in due.order_by("due_at", "pk").values_list("pk", flat=True)[:10_000]:
-        with transaction.atomic():
-            reward = (
-                ReferralReward.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("referral", "member__user")
-                .filter(pk=reward_id, status=RewardStatus.PENDING)
-                .first()
-            )
-            if reward is None or _held(reward.referral):
-                continue
-            _grant(reward, now=now)
-            granted += 1
+        try:
+            with transaction.atomic():
+                reward = (
+                    ReferralReward.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("referral", "member__user")
+                    .filter(pk=reward_id, status=RewardStatus.PENDING)
+                    .first()
+                )
+                if reward is None or _held(reward.referral):
+                    continue
+                _grant(reward, now=now)
+                granted += 1
+        except ApplicationError as error:
+            # One reward that cannot be given now (a closed account, a gift out of stock) stays pending and is
+            # tried again next run; it must not stop the others.
+            logger.warning("Referral reward %s not granted: %s (%s)", reward_id, error.message, error.code)
     return granted
 
 

@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -18,8 +20,11 @@ from core.exceptions import ApplicationError
 from integrations.api_auth import HasScope, ShopAPIView
 from integrations.models import ShopCustomer
 from integrations.schema import AUTH_ERRORS, BAD_REQUEST, error_response
-from integrations.selectors import member_activity, points_expiring, shop_customer_get
+from integrations.selectors import member_activity, member_referred_get, points_expiring, shop_customer_get
 from integrations.services.members import member_points_adjust, member_upsert
+from referrals.models import Referral
+from referrals.selectors import referral_program_cached
+from referrals.services import referral_code_get_or_create
 from rewards.selectors.tiers import TierPerks, tier_status
 from rewards.services.tiers import tiers_config
 
@@ -30,8 +35,8 @@ MEMBER_ID_EXAMPLE = "3b9d8f2e-7c41-4a6b-9e1f-0a2b3c4d5e6f"
 ERRORS = AUTH_ERRORS  # 401, 403 and 429, each with its codes
 
 
-def _shop_customer_or_404(request, member_id) -> ShopCustomer:
-    link = shop_customer_get(shop=request.auth.shop, member_id=member_id)
+def _shop_customer_or_404(request, member_id, *, with_referral_code: bool = False) -> ShopCustomer:
+    link = shop_customer_get(shop=request.auth.shop, member_id=member_id, with_referral_code=with_referral_code)
     if link is None:
         raise ApplicationError("No such member among this shop's customers.", code="not_found", status=404)
     return link
@@ -123,6 +128,63 @@ class TierProgressSerializer(serializers.Serializer):
     held_reason = serializers.CharField(allow_blank=True, help_text="staff, paid or gift: the tier is held until then.")
 
 
+@extend_schema_serializer(component_name="MemberReferred")
+class MemberReferredSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["signed_up", "qualified", "rewarded", "rejected"],
+        help_text="signed_up (referred, no qualifying order yet), qualified (the referrer's reward waits for the "
+        "return window), rewarded, or rejected.",
+    )
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="Why it was rejected or is held for review: already_member, already_customer, "
+        "already_referred, same_email, same_device, same_ip, same_address, same_payment, velocity_day, "
+        "velocity_week, cap_reached, rejected_by_staff; null otherwise.",
+    )
+    in_review = serializers.BooleanField(help_text="Held for staff review: no reward is given until approved.")
+
+
+@extend_schema_serializer(component_name="MemberReferral")
+class MemberReferralSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The member's own referral code, to share.")
+    link = serializers.URLField(help_text="The member's referral link (/r/<code>).")
+    referred = MemberReferredSerializer(allow_null=True, help_text="How the member was referred; null if never.")
+
+
+def _referral_data(request, link, *, active: bool) -> dict | None:
+    """The member's `referral` answer; None (and no query) while the program is off (`active`: read once per
+    request from the cached settings). The member's code is made on first use, as on their referral page."""
+    if not active:
+        return None
+    member = link.member
+    try:
+        code = member.referral_code.code  # loaded with the link (shop_customer_get(with_referral_code=True))
+    except ObjectDoesNotExist:
+        code = referral_code_get_or_create(member=member).code
+    referred = member_referred_get(member=member)
+    return {
+        "code": code,
+        "link": request.build_absolute_uri(reverse("referrals:link", kwargs={"code": code})),
+        "referred": None
+        if referred is None
+        else {
+            "status": referred.status,
+            "reason": referred.reason_code or None,
+            "in_review": referred.review == Referral.Review.PENDING,
+        },
+    }
+
+
+def _member_answer(request, link, serializer_class, *, active: bool):
+    """The member as `serializer_class` renders `link`; `active`: referrals_active(), read once per request."""
+    return serializer_class(link, context={"referral": _referral_data(request, link, active=active)}).data
+
+
+def referrals_active() -> bool:
+    """Whether the referral program runs (the per-process cached settings: no query within its seconds)."""
+    return referral_program_cached().active
+
+
 def _tiers_config(link):
     """The tiers, loaded once per member answer (get_tier and get_tier_progress share them)."""
     config = getattr(link, "_tiers_config", None)
@@ -140,11 +202,20 @@ class _MemberBase(serializers.Serializer):
     first_name = serializers.CharField(source="member.first_name")
     last_name = serializers.CharField(source="member.last_name")
     tier = serializers.SerializerMethodField(help_text="The member's tier; null when the program has no tiers.")
+    referral = serializers.SerializerMethodField(
+        help_text="The member's referral code and link, and how they were referred; null while the referral "
+        "program is off."
+    )
 
     @extend_schema_field(MemberTierSerializer(allow_null=True))
     def get_tier(self, link):
         tier = _tiers_config(link).tier_of(link.member.points_account)
         return None if tier is None else MemberTierSerializer(tier).data
+
+    @extend_schema_field(MemberReferralSerializer(allow_null=True))
+    def get_referral(self, link):
+        """Given by the view in the context (it needs the request); null while the referral program is off."""
+        return self.context.get("referral")
 
 
 MEMBER_EXAMPLE = {
@@ -168,6 +239,11 @@ MEMBER_EXAMPLE = {
             "can_gift": False,
         },
     },
+    "referral": {
+        "code": "ANAK7P3Q",
+        "link": "https://loyalty.example.com/r/ANAK7P3Q",
+        "referred": {"status": "signed_up", "reason": None, "in_review": False},
+    },
 }
 
 
@@ -183,7 +259,12 @@ class MemberUpsertApi(ShopAPIView):
         birthday = serializers.DateField(required=False, allow_null=True)
         marketing_consent = serializers.BooleanField(required=False, allow_null=True)
         referral_code = serializers.CharField(
-            max_length=64, required=False, allow_null=True, allow_blank=True, help_text="Accepted; not used yet."
+            max_length=64,
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+            help_text="A friend's referral code the customer gave: a new member is referred by it (an existing one "
+            "is recorded as refused: already a member). Ignored while the referral program is off.",
         )
 
         def validate_birthday(self, value):
@@ -220,7 +301,7 @@ class MemberUpsertApi(ShopAPIView):
             ),
             422: error_response(
                 "`email_required`: an unknown `external_id` without an email. `member_closed`: the member closed "
-                "their account."
+                "their account. `unknown_referral_code`: no member has this `referral_code` (nothing is written)."
             ),
             **ERRORS,
         },
@@ -245,8 +326,10 @@ class MemberUpsertApi(ShopAPIView):
         serializer.is_valid(raise_exception=True)
         shop = request.auth.shop
         member, created = member_upsert(shop=shop, **serializer.validated_data)
-        link = shop_customer_get(shop=shop, member_id=member.public_id)
-        return Response(self.OutputSerializer(link).data, status=201 if created else 200)
+        active = referrals_active()
+        link = shop_customer_get(shop=shop, member_id=member.public_id, with_referral_code=active)
+        answer = _member_answer(request, link, self.OutputSerializer, active=active)
+        return Response(answer, status=201 if created else 200)
 
 
 @extend_schema_serializer(component_name="MemberDetail")
@@ -323,7 +406,9 @@ class MemberDetailApi(ShopAPIView):
         tags=["members"],
     )
     def get(self, request, member_id):
-        return Response(MemberDetailOutputSerializer(_shop_customer_or_404(request, member_id)).data)
+        active = referrals_active()
+        link = _shop_customer_or_404(request, member_id, with_referral_code=active)
+        return Response(_member_answer(request, link, MemberDetailOutputSerializer, active=active))
 
 
 class MemberLookupApi(ShopAPIView):
@@ -357,10 +442,11 @@ class MemberLookupApi(ShopAPIView):
     def get(self, request):
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        link = shop_customer_get(shop=request.auth.shop, **query.validated_data)
+        active = referrals_active()
+        link = shop_customer_get(shop=request.auth.shop, with_referral_code=active, **query.validated_data)
         if link is None:
             raise ApplicationError("No such member among this shop's customers.", code="not_found", status=404)
-        return Response(MemberDetailOutputSerializer(link).data)
+        return Response(_member_answer(request, link, MemberDetailOutputSerializer, active=active))
 
 
 class MembersApi(MemberUpsertApi, MemberLookupApi):

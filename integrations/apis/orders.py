@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
 )
 from rest_framework import serializers
@@ -19,10 +20,13 @@ from integrations.apis.order_bodies import (
     MONEY,
     MONEY_LIMIT,
     ORDER_EXTERNAL_ID_MAX,
+    PAYMENT_FINGERPRINT_MAX,
     PLACED_AT_EARLIEST,
     PLACED_AT_SKEW,
     QUANTITY,
+    REFERRAL_CODE_MAX,
     Refused,
+    address_clean,
     order_body_fast,
     order_result_json,
 )
@@ -59,6 +63,28 @@ class OrderLineInputSerializer(serializers.Serializer):
     total = serializers.DecimalField(**MONEY, min_value=0, help_text="Before order-level discounts.")
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": 500},
+            {"type": "object", "maxProperties": 12, "additionalProperties": {"type": ["string", "integer", "null"]}},
+        ],
+        "nullable": True,
+    }
+)
+class ShippingAddressField(serializers.Field):
+    """A text or an object of address parts (order_bodies.address_clean); None when empty."""
+
+    def to_internal_value(self, data):
+        try:
+            return address_clean(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def to_representation(self, value):
+        return value
+
+
 @extend_schema_serializer(component_name="OrderInput")
 class OrderInputSerializer(serializers.Serializer):
     external_id = _text(max_length=ORDER_EXTERNAL_ID_MAX, help_text="Your order id; unique per shop.")
@@ -77,6 +103,28 @@ class OrderInputSerializer(serializers.Serializer):
     lines = OrderLineInputSerializer(many=True, required=False, max_length=500)
     coupon_codes = serializers.ListField(
         child=_text(max_length=64), required=False, max_length=50, help_text="Accepted and stored; not used yet."
+    )
+    referral_code = _text(
+        max_length=REFERRAL_CODE_MAX,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="A referral code the customer gave at checkout: a known member who was not referred yet is "
+        "referred by it. An unknown code is ignored; the order is recorded all the same.",
+    )
+    shipping_address = ShippingAddressField(
+        required=False,
+        allow_null=True,
+        help_text="For the referral checks: a text or an object of parts (line1, city, postal_code, ...). Only a "
+        "keyed hash of the normalised address is stored.",
+    )
+    payment_fingerprint = _text(
+        max_length=PAYMENT_FINGERPRINT_MAX,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="For the referral checks: your payment provider's fingerprint or token of the card or wallet "
+        "(never a card number). Only a keyed hash is stored.",
     )
 
     def validate_placed_at(self, value):

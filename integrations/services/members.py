@@ -9,6 +9,9 @@ from integrations.models import Shop, ShopCustomer
 from integrations.services.orders import orders_match_for
 from members.models import Member, User
 from members.services import member_preferences_update, member_profile_update, member_signup
+from referrals.models import Referral, ReferralCode
+from referrals.selectors import referral_program_cached
+from referrals.services import code_clean, referral_join
 from rewards.models import PointEntry
 from rewards.services.ledger import Actor, points_adjust
 from webhooks.services import event_publish, member_data
@@ -32,7 +35,10 @@ def member_upsert(
     two identical calls at the same moment make one member and one link.
 
     The e-mail is the member's login: it finds a member and is set on creation, never changed here.
-    `referral_code` is accepted for the contract and not stored yet (referrals come later)."""
+    `referral_code` (while the referral program runs): the member is referred by that code's owner
+    (referrals.services.referral_join: a new member as a friend who joined, an existing one as already a
+    member, which the checks reject with that reason); an unknown code is a 422 `unknown_referral_code`
+    before anything is written."""
     external_id = (external_id or "").strip() or None
     email = (email or "").strip().lower() or None
     if external_id is None and email is None:
@@ -41,6 +47,13 @@ def member_upsert(
             code="validation_error",
             status=400,
             extra={"non_field_errors": ["Give external_id, email or both."]},
+        )
+    referral_code = code_clean(referral_code)
+    if referral_code and not referral_program_cached().active:
+        referral_code = ""  # the program is off: the code is ignored, as before there was one
+    if referral_code and not ReferralCode.objects.filter(code=referral_code).exists():
+        raise ApplicationError(
+            "No member has this referral code.", code="unknown_referral_code", extra={"referral_code": referral_code}
         )
     for attempt in range(_UPSERT_ATTEMPTS):
         try:
@@ -68,6 +81,9 @@ def member_upsert(
                 raise
     # After the upsert's own transaction: a failure here leaves the orders unmatched for the next call.
     orders_match_for(member=member, shop=shop)
+    if referral_code:
+        # After the orders are matched: a customer whose earlier orders were kept unmatched is not new.
+        referral_join(friend=member, code=referral_code, channel=Referral.Channel.API, existed=not created)
     return member, created
 
 

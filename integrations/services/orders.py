@@ -1,5 +1,6 @@
 """Writes for orders: record one (and earn its points), refund, cancel, and match unmatched orders to a member."""
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -9,13 +10,16 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from core.db import sql_insert, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
 from members.models import Member
-from referrals.services import referral_order_reversed
+from referrals.models import Referral
+from referrals.selectors import referral_program_cached
+from referrals.services import referral_join, referral_order_reversed
 from rewards.models import PointLot, PointsAccount
 from rewards.selectors import program_cached
 from rewards.services.boosts import Earned, order_earned
@@ -86,6 +90,8 @@ def _order_build(*, shop: Shop, data: dict, member: Member | None, lines: list, 
         breakdown=breakdown.as_dict(),
         status=Order.Status.AWARDED if member is not None else Order.Status.UNMATCHED,
         fingerprint=fingerprint,
+        shipping_hash=data.get("shipping_hash", ""),
+        payment_hash=data.get("payment_hash", ""),
     )
 
 
@@ -118,6 +124,8 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
         if order := _order_replayed(shop=shop, external_id=external_id, fingerprint=fingerprint):
             return order, False
         raise
+    if data.get("referral_code") and member is not None:
+        order_referral_join(member=member, code=data["referral_code"])
     placed_at = order_placed_at(data["placed_at"])
     earns = member is not None and breakdown.points > 0
     try:
@@ -162,6 +170,26 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
             return order, False
         raise
     return order, True
+
+
+def order_referral_join(*, member: Member, code: str) -> None:
+    """A referral code given with a known member's order, before the order's transaction (so the order can
+    qualify the referral): a member who was never referred is referred by it. A new customer at checkout
+    (joined within the program's attribution window, no order before this one) joins as new; anyone else as
+    an existing member, whom the checks reject (stored with the reason). Never fails the order: an unknown
+    code, an inactive program or a refused referral leave the order as it would be without the code."""
+    rules = referral_program_cached()
+    if not rules.active or member.status != Member.Status.ACTIVE:
+        return
+    if Referral.objects.filter(friend=member).exists():  # referred (or refused) before: the first code stays
+        return
+    new_customer = (
+        member.joined_at >= timezone.now() - dt.timedelta(days=rules.attribution_days)
+        and not Order.objects.filter(member=member).exists()
+    )
+    # An unknown code (or a referral that cannot be made now): the order counts as if it had none.
+    with contextlib.suppress(ApplicationError):
+        referral_join(friend=member, code=code, channel=Referral.Channel.API, existed=not new_customer)
 
 
 def _refund_lines_clean(lines: Sequence[dict]) -> list[dict]:

@@ -34,6 +34,7 @@ from integrations.services.orders import (
     _idempotency_conflict,
     _order_build,
     order_record,
+    order_referral_join,
 )
 from members.models import Member
 from rewards.models import EarningRule, EventRule, MemberEvent, PointLot
@@ -142,6 +143,9 @@ def orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBatc
             continue
         accepted.append(_Accepted(i, data, fingerprints[i], member, breakdown, canonical[i]["lines"]))
 
+    for a in accepted:
+        if a.data.get("referral_code") and a.member is not None:  # before the batch's transaction, as order_record
+            order_referral_join(member=a.member, code=a.data["referral_code"])
     if accepted:
         try:
             with transaction.atomic():

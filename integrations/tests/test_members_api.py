@@ -78,6 +78,7 @@ def test_post_creates_a_member(api, shop):
         "last_name": "Jansen",
         "points": {"available": 0, "pending": 0},
         "tier": None,
+        "referral": None,  # the referral program is off: the code is ignored (referrals/tests/test_api.py)
     }
     assert member.joined_via == "Webshop NL" and member.birthday == dt.date(1990, 5, 17)
 
@@ -207,10 +208,11 @@ def test_get_member_query_count_is_fixed(api, ana, django_assert_num_queries):
     api.get(f"{URL}/{ana.public_id}")  # the key's last-used time is written once a minute
     # key, link with member/user/account, program, grouped expiring lots, and the tiers (rewards.services.tiers:
     # cached per process in production, loaded every time under the test settings; with tiers defined, one
-    # more for the member's tier progress: integrations/tests/test_tiers_api.py)
-    with django_assert_num_queries(5):
+    # more for the member's tier progress: integrations/tests/test_tiers_api.py), and the referral program
+    # (likewise cached per process; while it is off nothing more is read: referrals/tests/test_api.py)
+    with django_assert_num_queries(6):
         assert api.get(f"{URL}/{ana.public_id}").status_code == 200
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert api.get(URL, {"external_id": "cust-1"}).status_code == 200
 
 

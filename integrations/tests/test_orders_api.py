@@ -194,15 +194,16 @@ def test_post_order_not_json_is_400(api):
 @pytest.fixture
 def process_caches(settings):
     """The per-process caches on, as in production (the test settings turn them off), and empty around the test."""
+    from referrals.selectors import _rules as referral_rules
     from rewards.selectors import _active_earning_rules
     from webhooks.services import _shops_without_endpoints
 
     settings.CONFIG_CACHE_SECONDS = 60
-    _active_earning_rules.clear()
-    _shops_without_endpoints.clear()
+    for cache in (_active_earning_rules, _shops_without_endpoints, referral_rules):
+        cache.clear()
     yield
-    _active_earning_rules.clear()
-    _shops_without_endpoints.clear()
+    for cache in (_active_earning_rules, _shops_without_endpoints, referral_rules):
+        cache.clear()
 
 
 def test_post_order_query_count_is_pinned(api, member, rules, process_caches, django_assert_num_queries):
