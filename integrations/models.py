@@ -7,6 +7,8 @@ the secret part is ~238 random bits, so a fast hash is as safe as a slow one and
 """
 
 import re
+import secrets
+import string
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -61,8 +63,32 @@ def origins_validator(value) -> None:
             )
 
 
+WIDGET_KEY_TAG = "pk_"
+WIDGET_SECRET_TAG = "wsk_"  # noqa: S105  a prefix, not a secret
+colour_validator = RegexValidator(r"^#[0-9A-Fa-f]{6}\Z", _("Enter a colour as #RRGGBB, e.g. #1F6FEB."))
+
+
+def widget_key_new() -> str:
+    """The widget's public key: `pk_` + 24 lowercase letters and digits (on every shop page; not a secret)."""
+    return WIDGET_KEY_TAG + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(24))
+
+
+def widget_secret_new() -> str:
+    """The secret a shop's server signs shopper tokens with (HS256): 256 random bits."""
+    return WIDGET_SECRET_TAG + secrets.token_urlsafe(32)
+
+
 class Shop(BaseModel):
-    """A place where members earn and spend points: a web store, a till, an app or a partner business."""
+    """A place where members earn and spend points: a web store, a till, an app or a partner business.
+
+    The storefront widget (docs/widget.md): `widget_key` is public (the snippet's data-shop); the shop's
+    server signs shopper tokens with `widget_secret`. The secret is kept in clear, like a webhook
+    endpoint's, because the server must verify HMACs with it (a one-way hash cannot); staff see it once,
+    when the shop is made or the secret rotated, and it is left out of the shop's history."""
+
+    class WidgetPosition(models.TextChoices):
+        BOTTOM_RIGHT = "bottom-right", _("Bottom right")
+        BOTTOM_LEFT = "bottom-left", _("Bottom left")
 
     class Kind(models.TextChoices):
         WEB = "web", _("Web store")
@@ -85,14 +111,62 @@ class Shop(BaseModel):
         help_text=_("Web origins allowed to embed the widget, e.g. https://shop.example.com."),
     )
     active = models.BooleanField(default=True, help_text=_("An inactive shop's API keys are refused."))
+    widget_key = models.CharField(
+        max_length=40,
+        default=widget_key_new,
+        editable=False,
+        help_text=_("Public: the data-shop of the widget's snippet."),
+    )
+    widget_secret = models.CharField(max_length=80, default=widget_secret_new, editable=False)
+    widget_enabled = models.BooleanField(
+        default=False, help_text=_("Show the loyalty widget on the shop's pages (the allowed origins below).")
+    )
+    widget_auto_join = models.BooleanField(
+        default=True,
+        help_text=_("A signed-in shopper who is not a member yet becomes one when the widget first sees them."),
+    )
+    widget_colour = models.CharField(
+        max_length=7, default="#1F6FEB", validators=[colour_validator], help_text=_("Buttons and header, #RRGGBB.")
+    )
+    widget_text_colour = models.CharField(
+        max_length=7,
+        default="#FFFFFF",
+        validators=[colour_validator],
+        help_text=_("Text on the colour above, #RRGGBB."),
+    )
+    widget_position = models.CharField(
+        max_length=16, choices=WidgetPosition.choices, default=WidgetPosition.BOTTOM_RIGHT
+    )
+    widget_launcher_label = models.CharField(
+        max_length=40, blank=True, help_text=_("The button's text; empty: “Rewards” in the shopper's language.")
+    )
+    widget_title = models.CharField(
+        max_length=80, blank=True, help_text=_("The panel's title; empty: the program's name.")
+    )
+    widget_welcome_guest = models.TextField(
+        max_length=500, blank=True, help_text=_("What a guest reads first; empty: a standard invitation to join.")
+    )
+    widget_welcome_member = models.TextField(
+        max_length=500, blank=True, help_text=_("What a member reads first; empty: a standard greeting.")
+    )
+    widget_join_url = models.URLField(
+        blank=True, help_text=_("Where guests join (your sign-up page); empty: the loyalty portal's sign-up page.")
+    )
+    widget_signin_url = models.URLField(
+        blank=True, help_text=_("Where guests sign in (your login page); empty: the loyalty portal's login page.")
+    )
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "widget_secret"])
 
     class Meta:
         ordering = ("name",)
         constraints = [
             models.UniqueConstraint(fields=["name"], name="shop_name_unique"),
             models.CheckConstraint(condition=Q(kind__in=["web", "store", "app", "partner"]), name="shop_kind_valid"),
+            models.UniqueConstraint(fields=["widget_key"], name="shop_widget_key_unique"),
+            models.CheckConstraint(
+                condition=Q(widget_position__in=["bottom-right", "bottom-left"]), name="shop_widget_position_valid"
+            ),
         ]
 
     def __str__(self) -> str:

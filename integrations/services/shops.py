@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError
 from integrations.keys import key_generate
-from integrations.models import SCOPES, ApiKey, Shop
+from integrations.models import SCOPES, ApiKey, Shop, widget_secret_new
 
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # last_used_at is written at most this often per key
 ROTATION_GRACE_MAX = dt.timedelta(days=7)
@@ -139,3 +139,12 @@ def api_key_mark_used(*, api_key: ApiKey, now: dt.datetime | None = None) -> Non
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def shop_widget_secret_rotate(*, shop: Shop) -> str:
+    """Give the shop a new widget secret and return it (shown once); tokens signed with the old one stop working
+    at once (they live an hour at most, so a shop's server signs new ones with the new secret right away)."""
+    secret = widget_secret_new()
+    Shop.objects.filter(pk=shop.pk).update(widget_secret=secret, updated_at=timezone.now())
+    shop.widget_secret = secret
+    return secret
