@@ -186,7 +186,7 @@ def referral_page(request, member):
         referral_code_seen(member=member, ip=client_ip(request), device=device)
     page = referral_page_get(member=member, rules=rules, currency=program.currency, pending_days=program.pending_days)
     context = {"member": member, "page": page, "form": form, "invite_error": invite_error}
-    if rules.active and page.code:
+    if page.active and page.code:
         link = request.build_absolute_uri(reverse("referrals:link", kwargs={"code": page.code}))
         if page.friend_gets:
             message = _("Join %(program)s with my link and get %(gift)s:") % {

@@ -89,13 +89,13 @@ def referral_page_get(*, member: Member, rules: ReferralProgram, currency: str, 
             credit[r.currency or currency] = credit.get(r.currency or currency, Decimal(0)) + r.amount
     names = _names_of(rules)
     return ReferralPage(
-        active=rules.active,
+        active=rules.active and member.status == Member.Status.ACTIVE,
         code=code,
         friend_gets=friend_gets_words(rules, names),
         terms=referral_terms_words(rules, currency=currency, pending_days=pending_days, names=names),
         clicks=counts["clicks"],
         friends_count=counts["friends"],
-        friends=[_friend_row(r) for r in referrals],
+        friends=[_friend_row(r, waiting_for_order=rules.trigger != ReferralProgram.Trigger.SIGNUP) for r in referrals],
         earned_points=sum(r.points for r in granted if r.kind == "points"),
         earned_credit=[money(amount, cur) for cur, amount in sorted(credit.items())],
         earned_rewards=[r.reward.title for r in granted if r.kind == "reward" and r.reward_id],
@@ -125,7 +125,7 @@ def email_masked(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def _friend_row(referral: Referral) -> FriendRow:
+def _friend_row(referral: Referral, *, waiting_for_order: bool) -> FriendRow:
     name = friend_masked(referral.friend)
     if referral.status == Status.REJECTED:
         if referral.reason_code == "cap_reached":
@@ -142,7 +142,8 @@ def _friend_row(referral: Referral) -> FriendRow:
         return FriendRow(
             name, "qualified", _("Qualified: your reward is on its way"), referral.qualified_at or referral.created_at
         )
-    return FriendRow(name, "signed_up", _("Joined"), referral.signed_up_at or referral.created_at)
+    words = _("Joined: no qualifying order yet") if waiting_for_order else _("Joined")
+    return FriendRow(name, "signed_up", words, referral.signed_up_at or referral.created_at)
 
 
 def _gives(kind: str, *, points_: int = 0, amount=None, currency: str = "", title: str = "") -> str:

@@ -363,10 +363,52 @@ def test_a_program_that_is_off_says_so_and_shows_no_link(client, program, anna, 
     page = text(response)
     assert "Our referral program is not running at the moment" in page
     assert "/r/" not in response.content.decode() and "<svg" not in response.content.decode()
-    assert "Ben Joined" in page  # what happened before stays visible
+    assert "Ben Joined: no qualifying order yet" in page  # what happened before stays visible
+
+
+def test_a_suspended_member_has_no_link(client, program, anna, code):
+    anna.status = "suspended"
+    anna.save()
+    client.force_login(anna.user)
+    response = client.get(PAGE)
+    assert "Your account is not active at the moment" in text(response)
+    assert f"/r/{code}" not in response.content.decode()
 
 
 def test_a_login_without_a_membership_gets_the_friendly_page(client, program, django_user_model):
     staff = django_user_model.objects.create_user(email="staff@example.com", password="x", is_staff=True)
     client.force_login(staff)
     assert client.get(PAGE).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"trigger": "signup", "referrer_reward": "store_credit", "referrer_store_credit": "5.00"},
+            "You get EUR 5.00 in store credit as soon as your friend joins.",
+        ),
+        (
+            {"trigger": "first_order", "min_order_total": 0},
+            "You get 500 points when your friend places their first order.",
+        ),
+        (
+            {"trigger": "each_order", "orders_count": 3, "orders_within_days": 90},
+            "You get 500 points for each of your friend's first 3 orders of EUR 20.00 or more within 90 days of "
+            "joining.",
+        ),
+        (
+            {"trigger": "each_order", "orders_count": 1, "orders_within_days": 1, "min_order_total": 0},
+            "You get 500 points when your friend places their first order within 1 day of joining.",
+        ),
+    ],
+)
+def test_the_terms_in_words(program, fields, expected):
+    from referrals.selectors.member import referral_terms_words
+
+    rules = set_rules(**fields)
+    terms = referral_terms_words(rules, currency="EUR", pending_days=0)
+    assert expected in terms
+    assert terms[0] == "Your friend gets 100 points when they join with your link or code."
+    if rules.trigger == "signup":
+        assert not any("return period" in t for t in terms)
