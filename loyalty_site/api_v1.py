@@ -6,4 +6,5 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("integrations.urls")),
+    path("", include("integrations.apis.widget")),  # /api/v1/widget/<widget_key>/...
 ]
