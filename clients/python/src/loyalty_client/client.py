@@ -104,7 +104,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # absent, or an HTTP date (the API sends seconds)
 
 
-def _segment(value: str) -> str:
+def _segment(value: str | uuid.UUID) -> str:
     """A path segment: an order id with "/" in it goes as %2F."""
     return quote(str(value), safe="")
 
@@ -219,7 +219,8 @@ class LoyaltyClient:
 
     def shop_get(self) -> dict[str, Any]:
         """The shop the key belongs to (id, name, kind, currency, time_zone): a cheap check of the key."""
-        return self._get("shop")
+        shop: dict[str, Any] = self._get("shop")
+        return shop
 
     def members_upsert(
         self,

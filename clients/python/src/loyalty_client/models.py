@@ -14,10 +14,12 @@ T = TypeVar("T")
 JSON = dict[str, Any]
 
 
-def _time(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
+def _when(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # 3.10's fromisoformat rejects "Z"
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    return None if value is None else _when(value)
 
 
 def _money(value: str | int | None) -> Decimal | None:
@@ -206,7 +208,7 @@ class LedgerEntry:
             available_change=data["available_change"],
             pending_change=data["pending_change"],
             reason=data["reason"],
-            created_at=_time(data["created_at"]),  # type: ignore[arg-type]
+            created_at=_when(data["created_at"]),
             raw=data,
         )
 

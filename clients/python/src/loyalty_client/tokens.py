@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 DEFAULT_TTL = dt.timedelta(minutes=55)
 MAX_TTL = dt.timedelta(hours=1)  # the server refuses a token that lives longer
@@ -18,7 +19,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _json(value: dict) -> bytes:
+def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

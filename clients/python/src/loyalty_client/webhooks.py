@@ -65,6 +65,9 @@ def webhook_verify(
     if not any(matched):
         raise WebhookVerificationError("the signature does not match")
     try:
-        return json.loads(raw)
+        event = json.loads(raw)
     except ValueError:
         raise WebhookVerificationError("the body is not JSON") from None
+    if not isinstance(event, dict):
+        raise WebhookVerificationError("the body is not a JSON object")
+    return event
