@@ -185,12 +185,13 @@ def referral_stats(*, start: dt.datetime, end: dt.datetime) -> Stats:
         held=Count("id", filter=in_period & Q(review=Referral.Review.PENDING)),
     )
 
-    revenue = list(
-        _revenue_orders(start=start, end=end)
+    revenue = [
+        {**row, "total": _money(row["total"])}
+        for row in _revenue_orders(start=start, end=end)
         .values("currency")
         .annotate(total=Sum("total"), orders=Count("id"))
         .order_by("currency")
-    )
+    ]
 
     cost = {"points": 0, "store_credit": [], "catalogue": 0, "pending_points": 0, "pending_store_credit": []}
     rewards = (
@@ -208,7 +209,7 @@ def referral_stats(*, start: dt.datetime, end: dt.datetime) -> Stats:
         if row["kind"] == ReferralProgram.ReferrerReward.POINTS:
             cost["points" if granted else "pending_points"] += row["points"] or 0
         elif row["kind"] == ReferralProgram.ReferrerReward.STORE_CREDIT:
-            money = {"currency": row["currency"], "amount": row["amount"] or Decimal(0)}
+            money = {"currency": row["currency"], "amount": _money(row["amount"])}
             cost["store_credit" if granted else "pending_store_credit"].append(money)
         elif row["kind"] == ReferralProgram.ReferrerReward.REWARD and granted:
             cost["catalogue"] += row["count"]
@@ -232,7 +233,7 @@ def referral_stats(*, start: dt.datetime, end: dt.datetime) -> Stats:
         )
         for row in by_referrer:
             top_revenue[row["member__referrals_received__referrer_id"]].append(
-                {"currency": row["currency"], "total": row["total"]}
+                {"currency": row["currency"], "total": _money(row["total"])}
             )
     top = [
         {
@@ -260,6 +261,11 @@ def referral_stats(*, start: dt.datetime, end: dt.datetime) -> Stats:
         week += dt.timedelta(days=7)
 
     return Stats(start=start, end=end, revenue=revenue, cost=cost, top=top, weeks=weeks, **counts)
+
+
+def _money(value) -> Decimal:
+    """A sum of money as stored (two places): SQLite's SUM drops the trailing zeros."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
 def _monday(moment: dt.datetime) -> dt.date:
