@@ -153,7 +153,10 @@ def _tiers(start, end, zone) -> tuple[dict, dict, list]:
 def _tier_days(days: list[dt.date], now: dict, ranks: dict, moves: list, joined_after: dict) -> dict:
     """{day: (distribution at its end, moves up, moves down)}: today's counts with later changes undone."""
     lowest = min(ranks.values(), default=0)
-    rank = lambda name: ranks.get(name, lowest) if name else lowest  # noqa: E731 - no tier yet counts as lowest
+
+    def rank(name: str | None) -> int:
+        return ranks.get(name, lowest) if name else lowest  # no tier yet counts as the lowest tier
+
     by_day: dict = defaultdict(list)
     for m in moves:
         by_day[m["d"]].append(m)
@@ -357,7 +360,6 @@ def rollups_refresh(
     active = {window: _active(first, last, window, zone) for window in ACTIVE_WINDOWS}
     say(f"{first} .. {last}: active members")
     tiers_now, ranks, moves = _tiers(start, end, zone)
-    total_members = before + sum(enrolled.values())
     from members.models import Member
 
     members_later = Member.objects.filter(joined_at__gte=end).count()
@@ -402,7 +404,6 @@ def rollups_refresh(
                 refreshed_at=now,
             )
         )
-    assert total == total_members
     fields = [f.name for f in DailyProgramStats._meta.concrete_fields if f.name not in ("id", "day")]
     with transaction.atomic():
         DailyProgramStats.objects.bulk_create(rows, update_conflicts=True, unique_fields=["day"], update_fields=fields)
