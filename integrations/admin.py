@@ -9,10 +9,12 @@ Orders, their refunds and shop customers are read-only here: they change only th
 the source of truth for an order; a correction is a refund or a cancel, which reverse points in the ledger).
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -24,7 +26,7 @@ from django.utils.translation import ngettext
 from core.exceptions import ApplicationError
 from integrations.forms import ApiKeyCreateForm, ApiKeyRotateForm, ShopAdminForm
 from integrations.models import ApiKey, Order, Refund, Shop, ShopCustomer
-from integrations.services.shops import api_key_create, api_key_revoke, api_key_rotate
+from integrations.services.shops import api_key_create, api_key_revoke, api_key_rotate, shop_widget_secret_rotate
 from rewards.admin import (
     MemberSearchMixin,
     ProgramTimeZoneMixin,
@@ -122,20 +124,78 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Shop)
 class ShopAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     form = ShopAdminForm
-    actions = ["create_api_key"]
-    list_display = ("name", "kind", "currency", "time_zone", "active", "live_keys")
+    actions = ["create_api_key", "rotate_widget_secret"]
+    list_display = ("name", "kind", "currency", "time_zone", "active", "widget_enabled", "live_keys")
     list_filter = ("kind", "active", "currency")
     search_fields = ("name",)
     ordering = ("name",)
     fieldsets = (
         (None, {"fields": ("name", "kind", "active")}),
         (_("Money and time"), {"fields": ("currency", "time_zone")}),
-        (_("Storefront widget"), {"fields": ("allowed_origins",)}),
+        (
+            _("Storefront widget"),
+            {
+                "fields": (
+                    "widget_enabled",
+                    "allowed_origins",
+                    "widget_auto_join",
+                    "widget_key",
+                    "widget_secret_hint",
+                    "widget_snippet",
+                ),
+                "description": _("How to install it and sign shopper tokens: docs/widget.md."),
+            },
+        ),
+        (
+            _("Widget look and words"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    ("widget_colour", "widget_text_colour"),
+                    "widget_position",
+                    "widget_launcher_label",
+                    "widget_title",
+                    "widget_welcome_guest",
+                    "widget_welcome_member",
+                    "widget_join_url",
+                    "widget_signin_url",
+                ),
+            },
+        ),
         (_("Customers and orders"), {"fields": ("customers_and_orders",)}),
         (_("Technical"), {"fields": ("public_id", "created_at", "updated_at")}),
     )
-    readonly_fields = ("customers_and_orders", "public_id", "created_at", "updated_at")
+    readonly_fields = (
+        "customers_and_orders",
+        "widget_key",
+        "widget_secret_hint",
+        "widget_snippet",
+        "public_id",
+        "created_at",
+        "updated_at",
+    )
     inlines = [ApiKeyInline]
+
+    @admin.display(description=_("widget secret"))
+    def widget_secret_hint(self, shop):
+        if shop.pk is None:
+            return "–"
+        return format_html(
+            "<code>{}…</code> {}",
+            shop.widget_secret[:8],
+            _("Shown only when made: use the action “Rotate the widget secret” on the shop list to get one."),
+        )
+
+    @admin.display(description=_("snippet for the shop's pages"))
+    def widget_snippet(self, shop):
+        if shop.pk is None:
+            return "–"
+        src = settings.SITE_URL.rstrip("/") + static("widget/loyalty.js")  # the portal's address, not the admin's
+        return format_html(
+            '<code style="user-select: all">&lt;script src="{}" data-shop="{}" async&gt;&lt;/script&gt;</code>',
+            src,
+            shop.widget_key,
+        )
 
     @admin.display(description=_("customers and orders"))
     def customers_and_orders(self, shop):
@@ -204,6 +264,24 @@ class ShopAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
             submit=_("Create the key"),
             objects=[],
         )
+
+    def has_rotate_widget_secret_permission(self, request) -> bool:
+        return request.user.has_perm("integrations.change_shop")
+
+    @admin.action(
+        description=_("Rotate the widget secret (shows the new one once)"), permissions=["rotate_widget_secret"]
+    )
+    def rotate_widget_secret(self, request, queryset):
+        """A new secret per selected shop, shown on the page this answers with (never in a message cookie)."""
+        rotated = [(shop, shop_widget_secret_rotate(shop=shop)) for shop in queryset.order_by("name")]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("New widget secrets"),
+            "opts": self.model._meta,
+            "rotated": rotated,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/integrations/widget_secret.html", context)
 
 
 class StatusFilter(admin.SimpleListFilter):

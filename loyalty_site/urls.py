@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -12,6 +13,9 @@ urlpatterns = [
     path("api/v1/", include("loyalty_site.api_v1")),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+if settings.DEBUG:  # local mode only: a make-believe shop with the widget (demo/shop.py)
+    urlpatterns.append(path("demo/", include("demo.urls")))
 
 handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"
