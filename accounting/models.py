@@ -266,9 +266,6 @@ class LotValuation(models.Model):
             models.CheckConstraint(
                 condition=Q(recognised__gte=0, released__gte=0), name="lotvaluation_releases_not_negative"
             ),
-            models.CheckConstraint(
-                condition=Q(value__gte=F("recognised") + F("released")), name="lotvaluation_outstanding_not_negative"
-            ),
         ]
         indexes = [models.Index(fields=["remaining"], condition=Q(remaining__gt=0), name="lotvaluation_live_idx")]
 

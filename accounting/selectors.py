@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, F, Sum
+from django.db.models.functions import Round
 
 from accounting.models import (
     Account,
@@ -24,6 +25,11 @@ Role = Account.Role
 ZERO = Decimal("0.00")
 LIABILITY_ROLES = (Role.CONTRACT_LIABILITY, Role.PROVISION)
 ROLLFORWARD_COLUMNS = (Kind.ISSUE, Kind.REDEEM, Kind.EXPIRE, Kind.REVERSE, Kind.TRANSFER, Kind.ESTIMATE)
+
+
+def _cents(amount) -> Decimal:
+    """A sum as money: SQLite adds decimals as floats (a few 1e-18 off), PostgreSQL exactly."""
+    return Decimal(amount or 0).quantize(ZERO)
 
 
 @dataclass
@@ -95,7 +101,7 @@ def liability_rollforward(
     )
     return Rollforward(
         rows=rows,
-        lots_outstanding={r["currency"]: r["total"] or ZERO for r in lots},
+        lots_outstanding={r["currency"]: _cents(r["total"]) for r in lots},
         journal_closing=dict(running),
     )
 
@@ -197,14 +203,14 @@ class AccountingViolation:
     detail: str
 
 
-def accounting_audit() -> list[AccountingViolation]:
+def accounting_audit(*, now: dt.datetime | None = None) -> list[AccountingViolation]:
     """The journal's invariants: every entry balances; each liability account equals its lots' outstanding
     value; an empty lot holds no value; the posting is not behind (nothing older than its lag left unposted)."""
     out = []
-    unbalanced = (
+    unbalanced = (  # rounded: SQLite sums decimals as floats
         JournalLine.objects.values("entry_id", "currency")
-        .annotate(d=Sum("debit"), c=Sum("credit"))
-        .exclude(d=F("c"))
+        .annotate(d=Sum("debit"), c=Sum("credit"), diff=Round(Sum("debit") - Sum("credit"), 2))
+        .exclude(diff=0)
         .order_by("entry_id")[:20]
     )
     for row in unbalanced:
@@ -232,10 +238,14 @@ def accounting_audit() -> list[AccountingViolation]:
             .order_by()
         }
         for currency in set(journal) | set(lots):
-            j, lv = journal.get(currency) or ZERO, lots.get(currency) or ZERO
+            j, lv = _cents(journal.get(currency)), _cents(lots.get(currency))
             if j != lv:
                 out.append(AccountingViolation("liability_equals_lots", f"{role} {currency}: journal {j}, lots {lv}"))
-    empty_with_value = LotValuation.objects.filter(remaining=0).exclude(value=F("recognised") + F("released"))
+    empty_with_value = (
+        LotValuation.objects.filter(remaining=0)
+        .annotate(left=Round(F("value") - F("recognised") - F("released"), 2))
+        .exclude(left=0)
+    )
     if n := empty_with_value.count():
         out.append(AccountingViolation("empty_lot_no_value", f"{n} lot(s) with no points left still carry value"))
     cursor = PostingCursor.objects.filter(source_kind=SourceKind.POINT_ENTRY).first()
@@ -256,9 +266,9 @@ def accounting_audit() -> list[AccountingViolation]:
 
     from accounting.services.posting import POSTING_LAG
 
-    behind = PointEntry.objects.filter(id__gt=last, created_at__lt=timezone.now() - POSTING_LAG * 10).aggregate(
-        n=Count("id")
-    )["n"]
+    behind = PointEntry.objects.filter(
+        id__gt=last, created_at__lt=(now or timezone.now()) - POSTING_LAG * 10
+    ).aggregate(n=Count("id"))["n"]
     if behind:
         out.append(
             AccountingViolation(

@@ -44,7 +44,7 @@ CREATE CONSTRAINT TRIGGER accounting_journalline_balanced
 CREATE FUNCTION accounting_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: post a correcting entry instead', TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
+        USING ERRCODE = 'restrict_violation';
 END $$;
 
 CREATE TRIGGER accounting_journalline_append_only BEFORE UPDATE OR DELETE ON accounting_journalline
