@@ -121,9 +121,33 @@ class ApiKeyInline(admin.TabularInline):
         return short_datetime(api_key.created_at)
 
 
+class ShopWidgetAdminForm(ShopAdminForm):
+    """The shop form with the widget's look optional: left empty, a field takes its default."""
+
+    DEFAULTED = ("widget_colour", "widget_text_colour", "widget_position")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.DEFAULTED:
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def _clean_defaulted(self, name: str) -> str:
+        return self.cleaned_data.get(name) or Shop._meta.get_field(name).get_default()
+
+    def clean_widget_colour(self) -> str:
+        return self._clean_defaulted("widget_colour")
+
+    def clean_widget_text_colour(self) -> str:
+        return self._clean_defaulted("widget_text_colour")
+
+    def clean_widget_position(self) -> str:
+        return self._clean_defaulted("widget_position")
+
+
 @admin.register(Shop)
 class ShopAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
-    form = ShopAdminForm
+    form = ShopWidgetAdminForm
     actions = ["create_api_key", "rotate_widget_secret"]
     list_display = ("name", "kind", "currency", "time_zone", "active", "widget_enabled", "live_keys")
     list_filter = ("kind", "active", "currency")
