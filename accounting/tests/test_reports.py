@@ -128,3 +128,13 @@ def test_old_unposted_entries_are_reported(shop, member, rules):
     later = timezone.now() + dt.timedelta(hours=2)
     assert [v.invariant for v in accounting_audit(now=later)] == ["posting_current"]
     assert PointEntry.objects.count() == 1
+
+
+def test_the_periodic_task_is_scheduled_and_posts_only_entries_past_the_lag(shop, member, rules, settings):
+    from accounting.tasks import journal_post
+
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "accounting.tasks.journal_post" in schedule
+    sale(shop, Decimal(100))
+    assert journal_post.delay().get() == 0  # a minute's lag: the sale is too new
+    assert post().journal_entries == 1

@@ -178,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.webhooks_requeue_due",
         "schedule": crontab(minute="*"),
     },
+    "accounting-journal-post": {  # the journal derived from the ledger (docs/accounting.md)
+        "task": "accounting.tasks.journal_post",
+        "schedule": crontab(minute="*/5"),
+    },
     "webhooks-points-expiring": {
         "task": "webhooks.tasks.points_expiring_publish",
         "schedule": crontab(hour=6, minute=30),
