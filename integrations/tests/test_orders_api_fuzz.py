@@ -31,6 +31,9 @@ ORDER_FIELDS = [
     "placed_at",
     "lines",
     "coupon_codes",
+    "referral_code",
+    "shipping_address",
+    "payment_fingerprint",
 ]
 money = st.sampled_from(
     ["0", "0.00", "10.00", "99.99", "125.00", "1e3", "-1", "1.001", "99999999999999.99", "999999999999.99"]
@@ -56,6 +59,16 @@ PLAUSIBLE_ORDER = plausible(
         "placed_at": st.sampled_from(["2026-11-01T10:00:00Z", "2026-11-01", "1999-01-01T00:00:00Z"]),
         "lines": st.lists(line, max_size=3),
         "coupon_codes": st.lists(st.text(max_size=8), max_size=2),
+        "referral_code": st.sampled_from(["", "ANNA2345", "anna-2345", "x" * 65, None]),
+        "shipping_address": st.one_of(
+            st.sampled_from(["Main St 1, Amsterdam", "", "x" * 501, None]),
+            st.dictionaries(
+                st.sampled_from(["line1", "city", "postal_code", ""]),
+                st.one_of(st.text(max_size=5), st.integers(), st.none()),
+                max_size=3,
+            ),
+        ),
+        "payment_fingerprint": st.sampled_from(["fp_1", "", " fp_2 ", "x" * 201, None]),
     }
 )
 PLAUSIBLE_REFUND = plausible(

@@ -58,6 +58,16 @@ valid_order = st.fixed_dictionaries(
         "discount": st.just("0.00"),
         "lines": st.lists(valid_line, max_size=3),
         "coupon_codes": st.lists(st.text(max_size=8), max_size=3),
+        "referral_code": st.sampled_from(["ANNA2345", " anna-2345 ", "", None]),
+        "shipping_address": st.one_of(
+            st.sampled_from(["Main St 1, Amsterdam", " ", None]),
+            st.dictionaries(
+                st.sampled_from(["line1", "city", "postal_code"]),
+                st.one_of(st.sampled_from(["Main St 1", " x ", ""]), st.integers(0, 99999), st.none()),
+                max_size=3,
+            ),
+        ),
+        "payment_fingerprint": st.sampled_from(["fp_1", " fp_2 ", "", None]),
     },
 )
 LINE_FIELDS = ["sku", "name", "category", "quantity", "unit_price", "total"]
