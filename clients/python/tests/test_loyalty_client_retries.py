@@ -19,21 +19,26 @@ class CountingTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def test_the_real_rate_limit_is_waited_out_for_safe_calls_only(make_client, settings):
-    settings.API_RATE_LIMIT = "2/s"
+def test_the_real_rate_limit_is_raised_with_its_retry_after(make_client, settings):
+    settings.API_RATE_LIMIT = "2/min"
     impatient = make_client("read", "write", retries=0)
     impatient.shop_get()
     impatient.shop_get()
     with pytest.raises(RateLimited) as throttled:
         impatient.shop_get()
     assert (throttled.value.status, throttled.value.code) == (429, "throttled")
-    assert throttled.value.retry_after is not None and 1 <= throttled.value.retry_after <= 2
+    assert throttled.value.retry_after is not None and 1 <= throttled.value.retry_after <= 60
 
+
+def test_the_real_rate_limit_is_waited_out(make_client, settings):
+    settings.API_RATE_LIMIT = "2/s"
     transport = CountingTransport()
     patient = make_client("read", "write", retries=3, backoff=0.2, transport=transport)
-    for _ in range(5):  # at least one window sees a third call: it waits for the next window and goes through
+    calls = 0
+    while transport.sent == calls and calls < 20:  # until a call was throttled, waited and sent again
         assert patient.shop_get()["name"] == "Webshop NL"
-    assert transport.sent > 5
+        calls += 1
+    assert transport.sent > calls
 
 
 def test_a_post_without_an_idempotency_key_is_not_retried(make_client, settings):
