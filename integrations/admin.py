@@ -12,6 +12,7 @@ the source of truth for an order; a correction is a refund or a cancel, which re
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db import models
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
@@ -148,6 +149,7 @@ class ShopWidgetAdminForm(ShopAdminForm):
 @admin.register(Shop)
 class ShopAdmin(ProgramTimeZoneMixin, ConfigHistoryAdmin):
     form = ShopWidgetAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # the widget's join and sign-in links
     actions = ["create_api_key", "rotate_widget_secret"]
     list_display = ("name", "kind", "currency", "time_zone", "active", "widget_enabled", "live_keys")
     list_filter = ("kind", "active", "currency")

@@ -490,6 +490,7 @@
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
     if (open) {
+      render(false); // a code shown before closing is not shown again
       focusFirst();
     } else {
       state.view = "home";
