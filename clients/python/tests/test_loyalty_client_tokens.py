@@ -54,3 +54,26 @@ def test_pyjwt_reads_it_and_refuses_a_forgery():
     expired = shopper_token(KEY, SECRET, "cust-1042", "ana@example.com", ttl=60, now=time.time() - 120)
     with pytest.raises(jwt.ExpiredSignatureError):
         jwt.decode(expired, SECRET, algorithms=["HS256"])
+
+
+def test_the_widget_accepts_the_token_and_refuses_a_forgery(client, shop, live_server):
+    import httpx
+
+    from integrations.widget_auth import shopper_token_verify
+
+    shop.widget_enabled = True
+    shop.save()
+    ana = client.members_upsert(external_id="cust-1042", email="ana@example.com")
+    token = shopper_token(shop.widget_key, shop.widget_secret, "cust-1042", "ana@example.com")
+    shopper = shopper_token_verify(token, shop=shop)  # the server's own check
+    assert (shopper.external_id, shopper.email) == ("cust-1042", "ana@example.com")
+
+    url = f"{live_server.url}/api/v1/widget/{shop.widget_key}/me"
+    me = httpx.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200, me.text
+    assert me.json()["member"]["id"] == ana.id
+    forged = shopper_token(shop.widget_key, "not-the-shops-widget-secret-32-bytes", "cust-1042", "ana@example.com")
+    refused = httpx.get(url, headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_token"
+    assert refused.json()["error"]["details"]["reason"] == "forged"
