@@ -185,6 +185,11 @@ _NEW_FIELDS = {
 }
 
 
+def _typed(value, sql_type: str):
+    """psycopg dumps a list as one array type: numeric columns get Decimals only (a default 0 is an int)."""
+    return Decimal(value) if sql_type == "numeric" and value is not None else value
+
+
 def valuations_insert(valuations: list[LotValuation]) -> None:
     """Insert new valuations: on PostgreSQL one statement from arrays (no model instance per row to prepare)."""
     if not valuations:
@@ -196,7 +201,7 @@ def valuations_insert(valuations: list[LotValuation]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {LotValuation._meta.db_table} ({', '.join(_NEW_FIELDS)}) SELECT * FROM unnest({arrays})",
-            [[getattr(v, name) for v in valuations] for name in _NEW_FIELDS],
+            [[_typed(getattr(v, name), t) for v in valuations] for name, t in _NEW_FIELDS.items()],
         )
 
 
@@ -224,7 +229,10 @@ def valuations_update(valuations: list[LotValuation]) -> None:
         cursor.execute(
             f"UPDATE {LotValuation._meta.db_table} AS t SET {sets} "
             f"FROM unnest({arrays}) AS v (id, {', '.join(VALUATION_FIELDS)}) WHERE t.lot_id = v.id",
-            [[v.lot_id for v in valuations], *([getattr(v, name) for v in valuations] for name in VALUATION_FIELDS)],
+            [
+                [v.lot_id for v in valuations],
+                *([_typed(getattr(v, name), types[name]) for v in valuations] for name in VALUATION_FIELDS),
+            ],
         )
 
 

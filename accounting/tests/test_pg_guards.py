@@ -62,7 +62,9 @@ def test_a_balanced_entry_commits_and_cannot_be_changed(period):
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         JournalLine.objects.filter(pk=line.pk).update(credit=Decimal("11.00"))
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-        JournalEntry.objects.filter(pk=entry.pk).delete()
+        JournalLine.objects.filter(entry=entry).delete()
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        JournalEntry.objects.filter(pk=entry.pk).update(description="changed")
 
 
 def test_nothing_is_inserted_into_a_closed_period(period):
