@@ -67,7 +67,11 @@ class OrderLineInputSerializer(serializers.Serializer):
     {
         "oneOf": [
             {"type": "string", "maxLength": 500},
-            {"type": "object", "maxProperties": 12, "additionalProperties": {"type": ["string", "integer", "null"]}},
+            {
+                "type": "object",
+                "maxProperties": 12,
+                "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True},
+            },
         ],
         "nullable": True,
     }

@@ -81,7 +81,8 @@ def member_upsert(
                 raise
     # After the upsert's own transaction: a failure here leaves the orders unmatched for the next call.
     orders_match_for(member=member, shop=shop)
-    if referral_code:
+    # A known member referred (or refused) before keeps that: sending the same request again stores nothing more.
+    if referral_code and (created or not Referral.objects.filter(friend=member).exists()):
         # After the orders are matched: a customer whose earlier orders were kept unmatched is not new.
         referral_join(friend=member, code=referral_code, channel=Referral.Channel.API, existed=not created)
     return member, created

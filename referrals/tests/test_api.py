@@ -63,6 +63,20 @@ def test_a_known_customer_with_a_code_is_refused_as_already_a_member(api, anna):
     assert response.json()["points"] == {"available": 0, "pending": 0}
 
 
+def test_sending_the_same_request_again_stores_nothing_more(api, anna):
+    code = anna["referral"]["code"]
+    first = api.post(URL, {"external_id": "ben", "email": "ben@example.com", "referral_code": code}).json()
+    again = api.post(URL, {"external_id": "ben", "email": "ben@example.com", "referral_code": code})
+    assert again.status_code == 200 and again.json() == first
+    api.post(URL, {"external_id": "cleo", "email": "cleo@example.com"})
+    for _ in range(2):
+        api.post(URL, {"external_id": "cleo", "referral_code": code})
+    assert list(Referral.objects.order_by("pk").values_list("friend__user__email", "status")) == [
+        ("ben@example.com", "signed_up"),
+        ("cleo@example.com", "rejected"),
+    ]
+
+
 def test_an_unknown_code_is_a_422_that_writes_nothing(api, anna):
     before = (Member.objects.count(), ShopCustomer.objects.count(), Referral.objects.count())
     error = _error(
