@@ -39,6 +39,11 @@ class DailyProgramStats(models.Model):
     referral_clicks = models.PositiveIntegerField(default=0)
     referral_signups = models.PositiveIntegerField(default=0)
     referral_qualified = models.PositiveIntegerField(default=0)
+    member_scores = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("Members per RFM segment and at high churn risk, from the scores computed that day (nightly)."),
+    )
     refreshed_at = models.DateTimeField()
 
     class Meta:

@@ -5,14 +5,11 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, Q
-
 from insights.models import CampaignImpact, DailyOrderStats, DailyProgramStats, MemberScore, PeriodCustomerStats
 
 PERIOD_PRESETS = (30, 90, 365)
 PERIOD_DEFAULT = 90
 RATE_WINDOW = 30  # days of the rolling redemption rate
-HIGH_CHURN_RISK = 70
 
 
 def _ratio(part, whole, digits: int = 1) -> float | None:
@@ -90,14 +87,10 @@ def dashboard_data(*, days: int, today: dt.date, currency: str) -> dict:
         .order_by("campaign__starts_at")
     ]
 
-    scores = {
-        r["segment"]: r
-        for r in MemberScore.objects.values("segment").annotate(
-            n=Count("pk"), high=Count("pk", filter=Q(churn_risk__gte=HIGH_CHURN_RISK))
-        )
-    }
+    # The scores' counts as the last nightly run left them on its day's row (not the score rows themselves).
+    scores = next((r.member_scores for r in reversed(rows) if r.member_scores), {})
     segments = [
-        {"segment": value, "label": str(label), "members": scores.get(value, {}).get("n", 0)}
+        {"segment": value, "label": str(label), "members": scores.get("segments", {}).get(value, 0)}
         for value, label in MemberScore.Segment.choices
     ]
 
@@ -159,8 +152,9 @@ def dashboard_data(*, days: int, today: dt.date, currency: str) -> dict:
             "qualified": total_qualified,
             "click_conversion": _ratio(total_signups, total_clicks),
             "signup_conversion": _ratio(total_qualified, total_signups),
-            "high_churn_risk": sum(r["high"] for r in scores.values()),
-            "scored": sum(r["n"] for r in scores.values()),
+            "high_churn_risk": scores.get("high_churn_risk", 0),
+            "scored": scores.get("scored", 0),
+            "scores_computed_at": scores.get("computed_at"),
         },
         "buyers": buyers,
     }

@@ -404,7 +404,8 @@ def rollups_refresh(
                 refreshed_at=now,
             )
         )
-    fields = [f.name for f in DailyProgramStats._meta.concrete_fields if f.name not in ("id", "day")]
+    # member_scores is the nightly scores' (insights.services.scores), not recomputed here
+    fields = [f.name for f in DailyProgramStats._meta.concrete_fields if f.name not in ("id", "day", "member_scores")]
     with transaction.atomic():
         DailyProgramStats.objects.bulk_create(rows, update_conflicts=True, unique_fields=["day"], update_fields=fields)
         DailyOrderStats.objects.filter(day__gte=first, day__lte=last).delete()

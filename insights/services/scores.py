@@ -36,6 +36,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from insights.models import MemberScore
@@ -43,6 +44,7 @@ from insights.models import MemberScore
 WINDOW_DAYS = 365
 PRIOR_WEIGHT = 2  # K above
 DEFAULT_GAP_DAYS = 30.0
+HIGH_CHURN_RISK = 70  # the dashboard's "members at high churn risk"
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,29 @@ def member_scores_refresh(*, now: dt.datetime | None = None) -> ScoresResult:
             f"DELETE FROM {connection.ops.quote_name(MemberScore._meta.db_table)} WHERE member_id IN "  # noqa: S608
             f"(SELECT id FROM {connection.ops.quote_name(Member._meta.db_table)} WHERE status = 'closed')"
         )
-    members = MemberScore.objects.count()
-    scored = MemberScore.objects.filter(recency__isnull=False).count()
-    return ScoresResult(members=members, scored=scored)
+    counts = _counts_record(now)
+    return ScoresResult(members=counts["members"], scored=counts["scored"])
+
+
+def _counts_record(now: dt.datetime) -> dict:
+    """Keep the scores' counts on today's DailyProgramStats row (the dashboard reads them there, not the
+    million score rows): members per segment, at high churn risk, scored."""
+    from insights.models import DailyProgramStats
+    from insights.services.rollups import local_today
+
+    rows = MemberScore.objects.values("segment").annotate(
+        n=Count("pk"),
+        high=Count("pk", filter=Q(churn_risk__gte=HIGH_CHURN_RISK)),
+        scored=Count("pk", filter=Q(recency__isnull=False)),
+    )
+    counts = {"segments": {}, "high_churn_risk": 0, "scored": 0, "members": 0, "computed_at": now.isoformat()}
+    for r in rows:
+        counts["segments"][r["segment"]] = r["n"]
+        counts["high_churn_risk"] += r["high"]
+        counts["scored"] += r["scored"]
+        counts["members"] += r["n"]
+    day = local_today()
+    updated = DailyProgramStats.objects.filter(day=day).update(member_scores=counts)
+    if not updated:
+        DailyProgramStats.objects.get_or_create(day=day, defaults={"member_scores": counts, "refreshed_at": now})
+    return counts

@@ -55,7 +55,7 @@ def _figures(day):
     return {
         f.name: getattr(row, f.name)
         for f in DailyProgramStats._meta.concrete_fields
-        if f.name not in ("id", "day", "refreshed_at")
+        if f.name not in ("id", "day", "refreshed_at", "member_scores")
     }
 
 
