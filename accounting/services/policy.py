@@ -112,6 +112,11 @@ def period_close(*, start: dt.date, user=None) -> AccountingPeriod:
     Closing a closed period changes nothing."""
     start = month_start(start)
     with transaction.atomic():
+        # The posting's cursors first: a chunk being posted finishes (into the still-open period) before the
+        # close, instead of failing on PostgreSQL's closed-period guard and waiting for the next run.
+        for kind in (SourceKind.POINT_ENTRY, SourceKind.STORE_CREDIT_ENTRY):
+            PostingCursor.objects.get_or_create(source_kind=kind)
+        list(PostingCursor.objects.select_for_update().order_by("source_kind"))
         period, _ = AccountingPeriod.objects.get_or_create(start=start)
         period = AccountingPeriod.objects.select_for_update().get(pk=period.pk)
         if period.closed:
