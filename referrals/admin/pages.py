@@ -178,7 +178,7 @@ def weekly_chart(weeks: list[dict]) -> dict:
     return {
         "bars": bars,
         "peak": peak if any(week["signups"] for week in weeks) else 0,
-        "width": max(len(weeks) * CHART_GROUP, CHART_GROUP),
+        "width": len(weeks) * CHART_GROUP + 40,  # room for the last week's date
         "height": CHART_HEIGHT,
         "bar": CHART_BAR,
         "total_height": CHART_HEIGHT + 34,
