@@ -106,3 +106,13 @@ def test_what_is_not_retried():
     with client, pytest.raises(RateLimited) as throttled:
         client.shop_get()
     assert throttled.value.retry_after == 120 and len(seen) == 1
+
+
+def test_a_redirect_is_not_followed():
+    from loyalty_client import LoyaltyError
+
+    transport, seen = _flaky((302, {"Location": "https://elsewhere.example.com/"}, b""), SHOP)
+    client = LoyaltyClient("https://loyalty.example.com", "k", retries=2, backoff=0, transport=transport)
+    with client, pytest.raises(LoyaltyError) as moved:
+        client.shop_get()
+    assert (moved.value.status, moved.value.code, len(seen)) == (302, "http_302", 1)

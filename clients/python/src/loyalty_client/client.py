@@ -185,7 +185,7 @@ class LoyaltyClient:
                 error: LoyaltyError = TransportError(f"{type(exc).__name__}: {exc}", code="transport_error")
                 error.__cause__ = exc
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:  # a redirect is not followed: it raises, as an error does
                     return response.status_code, (response.json() if response.content else None)
                 error = error_for(
                     response.status_code,
