@@ -306,3 +306,31 @@ def test_staff_without_referral_permissions_see_nothing(client, program):
         "/admin/referrals/referralprogram/preview/",
     ):
         assert client.get(url).status_code == 403, url
+
+
+def test_the_staff_groups_get_exactly_their_referral_permissions_and_lose_them_on_reversal(db):
+    from django.contrib.auth.models import Group
+
+    def referral_permissions():
+        return {
+            group.name: set(
+                group.permissions.filter(content_type__app_label="referrals").values_list("codename", flat=True)
+            )
+            for group in Group.objects.filter(name__in=referral_groups.GROUPS)
+        }
+
+    staff("Read-only")
+    view = {"view_referralprogram", "view_referral", "view_referralreward", "view_referralcode"}
+    expected = {
+        "Program manager": view | {"change_referral", "change_referralprogram"},
+        "Support agent": view | {"change_referral"},
+        "Accountant": view,
+        "Read-only": view,
+    }
+    assert referral_permissions() == expected
+    schema_editor = SimpleNamespace(connection=connection)
+    referral_groups.permissions_revoke(global_apps, schema_editor)
+    assert referral_permissions() == {name: set() for name in expected}
+    referral_groups.permissions_grant(global_apps, schema_editor)
+    referral_groups.permissions_grant(global_apps, schema_editor)
+    assert referral_permissions() == expected
