@@ -372,7 +372,10 @@ def _order_consider(referral: Referral, order, *, rules: ReferralProgram, now) -
     )
     if len(live) >= wanted or any(r.order_id == order.pk for r in live):
         return
-    facts = dict(referral.facts, **_order_facts(referral, order))
+    seen = _order_facts(referral, order)
+    for name in ("same_address", "same_payment"):  # what an earlier order showed stays: a later order's own
+        seen[name] = seen[name] or bool(referral.facts.get(name))  # address does not clear a hold's reason
+    facts = dict(referral.facts, **seen)
     decision = checks.decide(facts, rules)
     referral.facts, referral.decisions = facts, decision.reasons
     _decision_apply(referral, decision, now=now)

@@ -243,6 +243,18 @@ def test_another_address_is_not_flagged(shop, anna, program):
     assert (referral.review, referral.status) == ("", Referral.Status.QUALIFIED)
 
 
+def test_a_later_order_elsewhere_keeps_the_holds_reason(shop, anna, program):
+    program.trigger, program.orders_count = "each_order", 2
+    program.save()
+    order(shop, anna, "a-1", shipping_address="Hauptstraße 5, 10115 Berlin")
+    referral = joined(anna, "ben@example.com")
+    order(shop, referral.friend, "b-1", shipping_address="Hauptstrasse 5, 10115 Berlin")
+    order(shop, referral.friend, "b-2", shipping_address="Keizersgracht 12, Amsterdam")
+    referral.refresh_from_db()
+    assert (referral.review, referral.reason_code) == (Referral.Review.PENDING, "same_address")
+    assert [d["code"] for d in referral.decisions] == ["same_address"]
+
+
 def test_same_payment_fingerprint_is_held(shop, anna, program):
     order(shop, anna, "a-1", payment_fingerprint="fp_1MqN8t2eZvKYlo2C")
     referral = joined(anna, "ben@example.com")
