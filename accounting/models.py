@@ -286,3 +286,24 @@ class PostingCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_kind} up to {self.last_id}"
+
+
+class PeriodTotal(models.Model):
+    """Debits and credits per (period, account, kind, currency), kept by the posting in the same transaction as
+    the lines (accounting_audit() re-adds the lines to check it): the reports read these few rows instead of
+    aggregating every journal line."""
+
+    period = models.ForeignKey(AccountingPeriod, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    debit = models.DecimalField(max_digits=20, decimal_places=2, default=ZERO)
+    credit = models.DecimalField(max_digits=20, decimal_places=2, default=ZERO)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "account", "kind", "currency"], name="periodtotal_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.account_id} {self.kind}: Dr {self.debit} Cr {self.credit}"

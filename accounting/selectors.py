@@ -16,6 +16,7 @@ from accounting.models import (
     JournalLine,
     Kind,
     LotValuation,
+    PeriodTotal,
     PostingCursor,
     SourceKind,
 )
@@ -48,28 +49,31 @@ class RollforwardRow:
 @dataclass
 class Rollforward:
     rows: list[RollforwardRow]
-    lots_outstanding: dict[str, Decimal]  # currency -> the live lots' value now
+    lots_outstanding: dict[str, Decimal] | None  # currency -> the live lots' value now (None: not compared)
     journal_closing: dict[str, Decimal]  # currency -> the liability accounts' balance after the last period
 
     @property
     def differences(self) -> dict[str, Decimal]:
-        """Journal minus lots, per currency; empty when they agree to the cent."""
+        """Journal minus lots, per currency; empty when they agree to the cent (or were not compared)."""
+        if self.lots_outstanding is None:
+            return {}
         currencies = set(self.lots_outstanding) | set(self.journal_closing)
         diffs = {c: self.journal_closing.get(c, ZERO) - self.lots_outstanding.get(c, ZERO) for c in currencies}
         return {c: d for c, d in diffs.items() if d}
 
 
 def liability_rollforward(
-    *, roles=LIABILITY_ROLES, start: dt.date | None = None, end: dt.date | None = None
+    *, roles=LIABILITY_ROLES, start: dt.date | None = None, end: dt.date | None = None, reconcile: bool = True
 ) -> Rollforward:
     """Per period and currency: opening + issued - redeemed - expired - reversed +/- transfers and estimate
-    changes = closing (liability kept positive: credits minus debits), from one aggregate over the journal's
-    lines (an index-only scan on PostgreSQL), and the live lots' value now to reconcile the last closing with.
-    `start`/`end` (first days of months) limit the rows shown, not the opening balance."""
+    changes = closing (liability kept positive: credits minus debits), from the period totals the posting keeps
+    (a few rows per month, whatever the journal's size; accounting_audit() checks them against the lines), and
+    the live lots' value now to reconcile the last closing with (`reconcile=False` skips that sum over the
+    lots). `start`/`end` (first days of months) limit the rows shown, not the opening balance."""
     account_ids = list(Account.objects.filter(role__in=roles).values_list("pk", flat=True))
     starts = dict(AccountingPeriod.objects.values_list("pk", "start"))
     sums = (
-        JournalLine.objects.filter(account_id__in=account_ids)
+        PeriodTotal.objects.filter(account_id__in=account_ids)
         .values("period_id", "currency", "kind")
         .annotate(debit=Sum("debit"), credit=Sum("credit"))
         .order_by()
@@ -101,7 +105,7 @@ def liability_rollforward(
     )
     return Rollforward(
         rows=rows,
-        lots_outstanding={r["currency"]: _cents(r["total"]) for r in lots},
+        lots_outstanding={r["currency"]: _cents(r["total"]) for r in lots} if reconcile else None,
         journal_closing=dict(running),
     )
 

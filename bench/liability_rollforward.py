@@ -16,9 +16,9 @@ month after it was earned. Then the journal:
   load (session_replication_role = replica); accounting_audit() checks the balance afterwards.
   `--check` first posts a small sample both ways and requires the same journal totals.
 
-Then VACUUM ANALYZE, and --runs timings of accounting.selectors.liability_rollforward() (the aggregate over
-the journal's liability lines plus the live lots' value it is reconciled with), printing each, the median,
-the reconciliation, and the command line.
+Then VACUUM ANALYZE, and --runs timings of accounting.selectors.liability_rollforward(): from the period
+totals alone (reconcile=False), and with the sum over the live lots' value it is reconciled with; each run,
+the medians, the reconciliation, accounting_audit() (which re-adds every journal line) and the command line.
 """
 
 import argparse
@@ -32,6 +32,7 @@ FACE = "0.01"
 RATE = "0.8"
 ACCOUNTS = 20_000
 TABLES = [
+    "accounting_periodtotal",
     "accounting_journalline",
     "accounting_journalentry",
     "accounting_lotvaluation",
@@ -190,6 +191,11 @@ def post_sql() -> None:
         FROM bench_post b WHERE b.kind = 'earn'
         """,
         """
+        INSERT INTO accounting_periodtotal (period_id, account_id, kind, currency, debit, credit)
+        SELECT period_id, account_id, kind, currency, SUM(debit), SUM(credit) FROM accounting_journalline
+        GROUP BY period_id, account_id, kind, currency
+        """,
+        """
         INSERT INTO accounting_postingcursor (source_kind, last_id, updated_at)
         SELECT 'point_entry', MAX(id), now() FROM rewards_pointentry
         """,
@@ -226,8 +232,10 @@ def post_service() -> float:
             progress=lambda s, n, j: n % 100_000 < 5000 and print(f"  posted {n:,} {s} ({j:,} journal entries)"),
         )
     rate = result.point_entries / watch.seconds if watch.seconds else 0
-    print(f"posting service: {result.point_entries:,} entries -> {result.journal_entries:,} journal entries in "
-          f"{watch.seconds:.1f} s ({rate:,.0f} entries/s)")
+    print(
+        f"posting service: {result.point_entries:,} entries -> {result.journal_entries:,} journal entries in "
+        f"{watch.seconds:.1f} s ({rate:,.0f} entries/s)"
+    )
     return watch.seconds
 
 
@@ -290,17 +298,19 @@ def main() -> None:
         lines = cursor.fetchone()[0]
     print(f"journal lines: {lines:,}")
 
-    times = []
-    for run in range(args.runs):
-        with Stopwatch() as watch:
-            report = liability_rollforward()
-        times.append(watch.seconds)
-        print(f"  run {run + 1}: {watch.seconds:.3f} s ({len(report.rows)} periods)")
+    for reconcile in (False, True):
+        label = "with the reconciliation to the lots" if reconcile else "from the period totals alone"
+        times = []
+        for run in range(args.runs):
+            with Stopwatch() as watch:
+                report = liability_rollforward(reconcile=reconcile)
+            times.append(watch.seconds)
+            print(f"  run {run + 1} ({label}): {watch.seconds:.3f} s ({len(report.rows)} periods)")
+        print(
+            f"roll-forward {label}, {args.entries:,} ledger entries ({lines:,} journal lines): "
+            f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, max {max(times):.3f} s"
+        )
     last = report.rows[-1]
-    print(
-        f"roll-forward over {args.entries:,} ledger entries ({lines:,} journal lines): median {statistics.median(times):.3f} s,"
-        f" min {min(times):.3f} s, max {max(times):.3f} s"
-    )
     print(
         f"closing {last.period:%Y-%m}: journal {report.journal_closing.get('EUR')} EUR, lots "
         f"{report.lots_outstanding.get('EUR')} EUR, difference {report.differences or 'none'}; "

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
-from accounting.models import Account, AccountingPeriod, AccountingPolicy, JournalEntry, JournalLine
+from accounting.models import Account, AccountingPeriod, AccountingPolicy, JournalEntry, JournalLine, PeriodTotal
 from core.exceptions import ApplicationError
 
 Role = Account.Role
@@ -124,7 +124,27 @@ def postings_write(postings: list[Posting], *, periods: Periods, accounts: dict[
         _write_pg(entries, lines)
     else:
         _write_orm(entries, lines)
+    _totals_add(lines)
     return len(entries)
+
+
+def _totals_add(lines: list[tuple]) -> None:
+    """Add the lines to their PeriodTotal rows (one upsert per chunk; the rows are few: period x account x kind)."""
+    totals: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for _sk, _sid, currency, account_id, debit, credit, period_id, kind, _m, _s in lines:
+        total = totals[(period_id, account_id, kind, currency)]
+        total[0] += debit
+        total[1] += credit
+    table = PeriodTotal._meta.db_table
+    row_sql = "(%s, %s, %s, %s, %s, %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (period_id, account_id, kind, currency, debit, credit) "
+            f"VALUES {', '.join([row_sql] * len(totals))} "
+            "ON CONFLICT (period_id, account_id, kind, currency) DO UPDATE "
+            f"SET debit = {table}.debit + excluded.debit, credit = {table}.credit + excluded.credit",
+            [value for key, (debit, credit) in totals.items() for value in (*key, debit, credit)],
+        )
 
 
 _ENTRY_COLUMNS = (
