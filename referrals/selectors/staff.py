@@ -158,17 +158,23 @@ def referrals_signed_up_in(*, start: dt.datetime, end: dt.datetime):
     return Referral.objects.filter(signed_up_at__gte=start, signed_up_at__lt=end, friend__isnull=False)
 
 
-def _revenue_orders(*, start: dt.datetime, end: dt.datetime):
+def _revenue_orders(*, start: dt.datetime, end: dt.datetime, referrer_ids: list[int] | None = None):
     """The non-cancelled orders of the friends who signed up in [start, end) (referrals not rejected),
-    placed from their sign-up on. One join: a friend has at most one referral that is not rejected."""
+    placed from their sign-up on; optionally only the friends of `referrer_ids`. Every condition on the
+    referral sits in one filter() so they share one join (a second filter() on a many-valued relation would
+    join again and count a friend's order once per referral they ever had); a friend has at most one
+    referral that is not rejected, so each order is counted once."""
     from integrations.models import Order  # integrations builds on members and rewards
 
-    return Order.objects.filter(
-        member__referrals_received__signed_up_at__gte=start,
-        member__referrals_received__signed_up_at__lt=end,
-        member__referrals_received__status__in=[Status.SIGNED_UP, Status.QUALIFIED, Status.REWARDED],
-        placed_at__gte=F("member__referrals_received__signed_up_at"),
-    ).exclude(status=Order.Status.CANCELLED)
+    referral = {
+        "member__referrals_received__signed_up_at__gte": start,
+        "member__referrals_received__signed_up_at__lt": end,
+        "member__referrals_received__status__in": [Status.SIGNED_UP, Status.QUALIFIED, Status.REWARDED],
+        "placed_at__gte": F("member__referrals_received__signed_up_at"),
+    }
+    if referrer_ids is not None:
+        referral["member__referrals_received__referrer_id__in"] = referrer_ids
+    return Order.objects.filter(**referral).exclude(status=Order.Status.CANCELLED)
 
 
 def referral_stats(*, start: dt.datetime, end: dt.datetime) -> Stats:
@@ -225,8 +231,7 @@ def referral_stats(*, start: dt.datetime, end: dt.datetime) -> Stats:
     top_revenue = defaultdict(list)
     if top_ids:
         by_referrer = (
-            _revenue_orders(start=start, end=end)
-            .filter(member__referrals_received__referrer_id__in=top_ids)
+            _revenue_orders(start=start, end=end, referrer_ids=top_ids)
             .values("member__referrals_received__referrer_id", "currency")
             .annotate(total=Sum("total"))
             .order_by("currency")
