@@ -93,6 +93,7 @@ def test_staff_with_the_permission_see_the_dashboard(client, staff, data, django
     html = response.content.decode()
     assert "vendor/chartjs/chart.umd.min.js" in html and "js/insights.js" in html
     assert "<script>" not in html  # no inline script: the charts are drawn by insights.js
+    assert f'href="{reverse("admin:accounting_rollforward")}" id="liability-link"' in html  # money: accounting's
 
 
 def test_the_query_count_does_not_grow_with_the_data(client, staff, data, shop, make_member):
