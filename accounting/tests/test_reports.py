@@ -138,3 +138,18 @@ def test_the_periodic_task_is_scheduled_and_posts_only_entries_past_the_lag(shop
     sale(shop, Decimal(100))
     assert journal_post.delay().get() == 0  # a minute's lag: the sale is too new
     assert post().journal_entries == 1
+
+
+def test_admin_lists_link_the_reports_and_show_entries_with_their_lines(admin_client, shop, member, rules):
+    _some_activity(shop, member)
+    listing = admin_client.get(reverse("admin:accounting_journalentry_changelist"))
+    assert listing.status_code == 200
+    assert reverse("admin:accounting_rollforward") in listing.text
+    assert reverse("admin:accounting_breakage") in listing.text
+    entry = JournalEntry.objects.first()
+    page = admin_client.get(reverse("admin:accounting_journalentry_change", args=[entry.pk]))
+    assert page.status_code == 200 and "2450" in page.text
+    assert admin_client.get(reverse("admin:accounting_accountingperiod_changelist")).status_code == 200
+    policy = admin_client.get(reverse("admin:accounting_accountingpolicy_changelist"))
+    assert policy.status_code == 302
+    assert admin_client.get(policy.url).status_code == 200
