@@ -223,8 +223,8 @@ class JournalLine(models.Model):
             ),
         ]
         indexes = [
-            # The roll-forward: sums per (period, account, kind), read from the index alone on PostgreSQL.
-            models.Index(fields=["period", "account", "kind", "currency", "debit", "credit"], name="jline_rollup_idx"),
+            # The journal export of a period, in entry order (the roll-forward reads PeriodTotal instead).
+            models.Index(fields=["period", "entry"], name="jline_period_entry_idx"),
         ]
 
     def __str__(self) -> str:
