@@ -188,12 +188,12 @@ def seed(*, members: int, orders: int, campaigns: int, now) -> None:
         """
         INSERT INTO insights_dailyprogramstats (day, members_enrolled, members_total, active_30, active_90,
             points_issued, points_redeemed, points_expired, points_reversed, points_outstanding, tier_distribution,
-            tier_up, tier_down, referral_clicks, referral_signups, referral_qualified, refreshed_at)
+            tier_up, tier_down, referral_clicks, referral_signups, referral_qualified, member_scores, refreshed_at)
         SELECT d::date, 500 + i %% 300, 820000 + 500 * i, 300000 + i %% 5000, 550000 + i %% 9000,
                400000 + (i * 7919) %% 100000, 250000 + (i * 104729) %% 80000, 20000 + i %% 3000, 3000,
                90000000 + 150000 * i,
                jsonb_build_object('Member', 700000 + i, 'Silver', 200000 + i, 'Gold', 80000, 'Platinum', 20000),
-               100 + i %% 40, 20 + i %% 10, 900 + i %% 200, 300 + i %% 50, 120 + i %% 30, %(now)s
+               100 + i %% 40, 20 + i %% 10, 900 + i %% 200, 300 + i %% 50, 120 + i %% 30, '{}', %(now)s
         FROM generate_series(1, 365) i, LATERAL (SELECT (%(now)s::date - 365 + i) AS d) x
         ON CONFLICT (day) DO NOTHING
         """,
