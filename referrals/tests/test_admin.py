@@ -334,3 +334,8 @@ def test_the_staff_groups_get_exactly_their_referral_permissions_and_lose_them_o
     referral_groups.permissions_grant(global_apps, schema_editor)
     referral_groups.permissions_grant(global_apps, schema_editor)
     assert referral_permissions() == expected
+
+
+def test_the_admin_home_links_the_review_queue(admin_client):
+    response = admin_client.get("/admin/")
+    assert b"review__exact=pending" in response.content
