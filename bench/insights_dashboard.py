@@ -222,7 +222,9 @@ def seed(*, members: int, orders: int, campaigns: int, now) -> None:
         for statement in statements:
             with Stopwatch() as watch:
                 cursor.execute(statement, params)
-            print(f"  {statement.split()[2]}: {cursor.rowcount:,} rows, {watch.seconds:.1f} s")
+            words = statement.split()
+            table = words[2] if words[0] == "INSERT" else words[1]
+            print(f"  {table}: {cursor.rowcount:,} rows, {watch.seconds:.1f} s")
     from rewards.selectors import program_get
 
     program = program_get()
