@@ -152,14 +152,15 @@ def referral_join(
     reasons: accepted (the friend's reward is given now; with the `signup` trigger the referral qualifies),
     held for review, or rejected. `existed`: the friend was a member before this call (a shop's upsert of
     a known customer). Returns None when there is nothing to attribute (no code, no live click, inactive
-    program); an unknown code is a 422 `unknown_referral_code`."""
+    program); an unknown code, or one of a member who is not active, is a 422 `unknown_referral_code`."""
     rules = referral_program_get()
     if not rules.active:
         return None
     click = None
     if code_clean(code):
         owner = ReferralCode.objects.filter(code=code_clean(code)).select_related("member__user").first()
-        if owner is None:
+        # A suspended or closed member's code brings nobody (said as "unknown": their status is theirs).
+        if owner is None or owner.member.status != Member.Status.ACTIVE:
             raise ApplicationError(
                 "No member has this referral code.", code="unknown_referral_code", extra={"referral_code": code}
             )
@@ -168,6 +169,8 @@ def referral_join(
         if click is None:
             return None
         owner = ReferralCode.objects.select_related("member__user").get(member_id=click.referrer_id)
+        if owner.member.status != Member.Status.ACTIVE:
+            return None
         channel = Referral.Channel.LINK
     now = timezone.now()
     with transaction.atomic():

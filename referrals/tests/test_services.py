@@ -468,3 +468,18 @@ def test_referral_webhooks_only_to_shops_that_know_the_referrer(shop, anna, prog
     endpoint_create(shop=other, url="https://other.example.com/hooks", events=["referral.qualified"])
     _qualified(shop, anna)
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_suspended_members_code_brings_nobody(shop, program):
+    from core.exceptions import ApplicationError
+    from members.models import Member
+    from members.tests.factories import member_create
+    from referrals.services import referral_code_get_or_create, referral_join
+
+    anna = member_create(email="anna.s@example.com", first_name="Anna")
+    code = referral_code_get_or_create(member=anna).code
+    Member.objects.filter(pk=anna.pk).update(status=Member.Status.SUSPENDED)
+    ben = member_create(email="ben.s@example.com")
+    with pytest.raises(ApplicationError) as error:
+        referral_join(friend=ben, code=code)
+    assert error.value.code == "unknown_referral_code"
