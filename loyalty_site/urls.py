@@ -11,6 +11,7 @@ urlpatterns = [
     path("me/", include("members.urls")),
     path("", include("referrals.urls")),  # /r/<code> and /me/referrals/
     path("api/v1/", include("loyalty_site.api_v1")),
+    path("email/", include("notifications.urls")),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 

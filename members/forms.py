@@ -137,6 +137,13 @@ class PreferencesForm(forms.Form):
         required=False,
         help_text=_("You can change your mind here at any time."),
     )
+    # E-mail categories (notifications; docs/emails.md): account e-mails, such as reward codes, always come.
+    email_activity = forms.BooleanField(label=_("E-mail me about my points, tier and referral rewards"), required=False)
+    email_marketing = forms.BooleanField(
+        label=_("E-mail me birthday wishes and reminders of expiring points"),
+        required=False,
+        help_text=_("Only while you also say yes to offers and news."),
+    )
 
 
 class CloseAccountForm(forms.Form):

@@ -26,6 +26,7 @@ from members.selectors import member_entry_get, member_for_user
 from members.services import member_close, member_preferences_update, member_profile_update
 from members.templatetags.member_ui import zone
 from members.words import coupon_gives, pay_with_points_value, redeem_error_words, refusal_words, reward_gives
+from notifications.services import email_preferences_get, email_preferences_update
 from rewards.models import PointEntry, Reward
 from rewards.selectors import account_entries, next_expiry_get, program_cached
 from rewards.selectors.catalogue import coupon_display_status, member_coupons
@@ -104,11 +105,20 @@ def profile(request, member):
 @member_required
 @require_http_methods(["GET", "POST"])
 def preferences(request, member):
+    emails = email_preferences_get(member=member)
     form = PreferencesForm(
-        request.POST if request.method == "POST" else None, initial={"marketing_consent": member.marketing_consent}
+        request.POST if request.method == "POST" else None,
+        initial={
+            "marketing_consent": member.marketing_consent,
+            "email_activity": emails.activity,
+            "email_marketing": emails.marketing,
+        },
     )
     if request.method == "POST" and form.is_valid():
         member_preferences_update(member=member, marketing_consent=form.cleaned_data["marketing_consent"])
+        email_preferences_update(
+            member=member, activity=form.cleaned_data["email_activity"], marketing=form.cleaned_data["email_marketing"]
+        )
         messages.success(request, _("Your preferences are saved."))
         return redirect("members:preferences")
     return render(request, "members/preferences.html", {"member": member, "form": form})

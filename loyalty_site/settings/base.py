@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "referrals",
     "accounting",
     "insights",
+    "notifications",
     "integrations",
     "webhooks",
 ]
@@ -147,6 +148,8 @@ CELERY_TASK_ACKS_LATE = True  # a task killed mid-way is redelivered; every task
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Member emails: collect the events of the last minute, then send what is due (docs/emails.md).
+    "member-emails": {"task": "notifications.tasks.emails_run", "schedule": crontab(minute="*")},
     "release-pending-points": {
         "task": "rewards.tasks.lots_release_due",
         "schedule": crontab(minute="*/10"),
@@ -199,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 WEBHOOK_RETRY_HOURS = env.int("WEBHOOK_RETRY_HOURS", default=24)
 WEBHOOK_EXPIRING_DAYS = env.int("WEBHOOK_EXPIRING_DAYS", default=14)
+EMAIL_EXPIRING_DAYS = env.int("EMAIL_EXPIRING_DAYS", default=14)  # the points-expiring email, days ahead
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=DEBUG)
 
 REST_FRAMEWORK = {
