@@ -2,6 +2,7 @@
 roll-forward with its chart and CSV, the journal export of a period, and the breakage estimate."""
 
 import csv
+import datetime as dt
 from decimal import Decimal
 
 from django import forms
@@ -14,7 +15,14 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounting.models import AccountingPeriod, EstimateChange, Kind
-from accounting.selectors import ROLLFORWARD_COLUMNS, breakage_estimate, journal_lines_for, liability_rollforward
+from accounting.selectors import (
+    ROLLFORWARD_COLUMNS,
+    breakage_estimate,
+    coalition_settlement,
+    journal_lines_for,
+    liability_rollforward,
+    points_outstanding_report,
+)
 from accounting.services.common import policy_get
 from accounting.services.policy import redemption_rate_set
 from core.exceptions import ApplicationError
@@ -48,6 +56,10 @@ def accounting_urls(admin_site) -> list:
         path("rollforward.csv", wrap(rollforward_csv_view), name="accounting_rollforward_csv"),
         path("period/<int:period_id>/journal.csv", wrap(journal_csv_view), name="accounting_journal_csv"),
         path("breakage/", wrap(breakage_view), name="accounting_breakage"),
+        path("outstanding/", wrap(outstanding_view), name="accounting_outstanding"),
+        path("outstanding.csv", wrap(outstanding_csv_view), name="accounting_outstanding_csv"),
+        path("settlement/", wrap(settlement_view), name="accounting_settlement"),
+        path("settlement.csv", wrap(settlement_csv_view), name="accounting_settlement_csv"),
     ]
 
 
@@ -168,3 +180,172 @@ def breakage_view(request, *, admin_site):
     }
     request.current_app = admin_site.name
     return TemplateResponse(request, "admin/accounting/breakage.html", context)
+
+
+# --- points outstanding by age and expiry month ------------------------------------------------------
+
+
+def _bars(cells, width: int = BAR_WIDTH) -> list[int]:
+    largest = max((cell.points for cell in cells), default=0) or 1
+    return [int(width * cell.points / largest) for cell in cells]
+
+
+def outstanding_view(request, *, admin_site):
+    """The live points by the lot's age and by expiry month, per currency, in points and money, with bars of
+    the points and the total reconciled to the ledger (inline SVG, no script)."""
+    _require(request, "accounting.view_journalentry")
+    report = points_outstanding_report()
+    tables = []
+    for currency in report.currencies:
+        for title, labels, cells in (
+            (_("By age (months since earned)"), report.age_labels, report.by_age[currency]),
+            (_("By expiry month"), report.expiry_labels, report.by_expiry[currency]),
+        ):
+            tables.append(
+                {
+                    "currency": currency,
+                    "title": title,
+                    "rows": [
+                        {"label": label, "cell": cell, "bar": bar}
+                        for label, cell, bar in zip(labels, cells, _bars(cells), strict=True)
+                    ],
+                    "total": report.totals[currency],
+                }
+            )
+    context = {
+        **admin_site.each_context(request),
+        "title": _("Points outstanding by age and expiry"),
+        "report": report,
+        "tables": tables,
+        "bar_width": BAR_WIDTH,
+    }
+    request.current_app = admin_site.name
+    return TemplateResponse(request, "admin/accounting/outstanding.html", context)
+
+
+OUTSTANDING_CSV_HEADER = ["table", "bucket", "currency", "points", "value", "unposted_points"]
+
+
+def outstanding_csv_view(request, *, admin_site):
+    """One row per (table, bucket, currency), then a total row per currency and the ledger's total."""
+    _require(request, "accounting.view_journalentry")
+    report = points_outstanding_report()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="points-outstanding.csv"'
+    writer = csv.writer(response)
+    writer.writerow(OUTSTANDING_CSV_HEADER)
+    for table, labels, cells in (
+        ("age", report.age_labels, report.by_age),
+        ("expiry", report.expiry_labels, report.by_expiry),
+    ):
+        for currency in report.currencies:
+            for label, cell in zip(labels, cells[currency], strict=True):
+                writer.writerow([table, label, currency, cell.points, cell.value, cell.unposted_points])
+    for currency in report.currencies:
+        total = report.totals[currency]
+        writer.writerow(["total", "all", currency, total.points, total.value, total.unposted_points])
+    writer.writerow(["ledger", "available+pending", "", report.ledger_points, "", ""])
+    return response
+
+
+# --- coalition settlement ----------------------------------------------------------------------------
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Until (excluded)"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            raise forms.ValidationError(_("The end comes after the start."))
+        return data
+
+
+def _settlement_period(request) -> tuple[PeriodForm, dt.date, dt.date]:
+    """The period asked for (?start=&end=, dates in the program's time zone), this month by default."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from accounting.services.common import month_start, next_month
+    from rewards.selectors import program_get
+
+    first = month_start(timezone.now().astimezone(ZoneInfo(program_get().time_zone)).date())
+    default = {"start": first, "end": next_month(first)}
+    form = PeriodForm(request.GET if "start" in request.GET else None, initial=default)
+    if form.is_bound and form.is_valid():
+        return form, form.cleaned_data["start"], form.cleaned_data["end"]
+    return form, default["start"], default["end"]
+
+
+def settlement_view(request, *, admin_site):
+    """Per shop: points issued there vs honoured there, their value and the net each owes the program, with
+    bars of the nets (inline SVG: right of the axis owes the program, left is owed)."""
+    _require(request, "accounting.view_journalentry")
+    form, start, end = _settlement_period(request)
+    settlement = coalition_settlement(start=start, end=end)
+    half = BAR_WIDTH // 2
+    largest = max((abs(row.net) for row in settlement.rows), default=Decimal(0)) or Decimal(1)
+    rows = []
+    for row in settlement.rows:
+        width = int(half * abs(row.net) / largest)
+        rows.append({"row": row, "width": width, "x": half if row.net >= 0 else half - width})
+    context = {
+        **admin_site.each_context(request),
+        "title": _("Coalition settlement"),
+        "form": form,
+        "settlement": settlement,
+        "rows": rows,
+        "totals": list(settlement.totals().values()),
+        "bar_width": BAR_WIDTH,
+        "half": half,
+        "query": f"start={start.isoformat()}&end={end.isoformat()}",
+    }
+    request.current_app = admin_site.name
+    return TemplateResponse(request, "admin/accounting/settlement.html", context)
+
+
+SETTLEMENT_CSV_HEADER = [
+    "start",
+    "end",
+    "shop",
+    "shop_name",
+    "shop_kind",
+    "currency",
+    "issued_points",
+    "issued_value",
+    "unposted_points",
+    "honoured_points",
+    "honoured_value",
+    "net",
+]
+
+
+def settlement_csv_view(request, *, admin_site):
+    """One row per shop and currency (the program's own row has no shop id), then a total row per currency."""
+    _require(request, "accounting.view_journalentry")
+    _, start, end = _settlement_period(request)
+    settlement = coalition_settlement(start=start, end=end)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="settlement-{start}-{end}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(SETTLEMENT_CSV_HEADER)
+    for row in [*settlement.rows, *settlement.totals().values()]:
+        writer.writerow(
+            [
+                start,
+                end,
+                row.public_id,
+                row.name,
+                row.kind,
+                row.currency,
+                row.issued_points,
+                row.issued_value,
+                row.unposted_points,
+                row.honoured_points,
+                row.honoured_value,
+                row.net,
+            ]
+        )
+    return response

@@ -281,3 +281,258 @@ def accounting_audit(*, now: dt.datetime | None = None) -> list[AccountingViolat
             )
         )
     return out
+
+
+# --- points outstanding by age and by expiry month ---------------------------------------------------
+
+AGE_BUCKETS = ((0, 3), (3, 6), (6, 12), (12, 24), (24, None))  # months since the lot was earned
+EXPIRY_MONTHS = 12  # the next twelve months one by one, then "later" and "never"
+
+
+@dataclass
+class OutstandingCell:
+    points: int = 0
+    value: Decimal = ZERO  # the posted lots' outstanding value (value - recognised - released)
+    unposted_points: int = 0  # points of lots the posting has not valued yet (no value counted for them)
+
+    def add(self, points: int, value, unposted: int) -> None:
+        self.points += points
+        self.value = _cents(self.value + Decimal(value or 0))
+        self.unposted_points += unposted
+
+
+@dataclass
+class OutstandingReport:
+    today: dt.date
+    currencies: list[str]
+    age_labels: list[str]
+    expiry_labels: list[str]
+    by_age: dict[str, list[OutstandingCell]]  # currency -> one cell per age bucket
+    by_expiry: dict[str, list[OutstandingCell]]  # currency -> one cell per expiry column
+    totals: dict[str, OutstandingCell]  # currency -> all its live lots
+    ledger_points: int  # the accounts' available + pending: what the lots must add up to
+
+    @property
+    def total_points(self) -> int:
+        return sum(cell.points for cell in self.totals.values())
+
+    @property
+    def difference(self) -> int:
+        """Lots minus ledger; 0 when they reconcile."""
+        return self.total_points - self.ledger_points
+
+
+def _months_back(day: dt.date, months: int) -> dt.date:
+    """The same day `months` earlier (the month's last day when it has fewer days)."""
+    import calendar
+
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _midnight(day: dt.date, tz) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def points_outstanding_report(*, now: dt.datetime | None = None) -> OutstandingReport:
+    """The live lots' points (and, where posted, their outstanding value) per currency, by the lot's age (months
+    since earned, in the program's time zone) and by the month it expires (the next 12, later, never), in one
+    grouped query; the totals reconcile to the accounts' available + pending (a second, one-row query)."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from accounting.services.common import month_start, next_month
+    from rewards.models import PointsAccount
+    from rewards.selectors import program_get
+
+    tz = ZoneInfo(program_get().time_zone)
+    today = (now or timezone.now()).astimezone(tz).date()
+    # Age: bucket i holds lots earned on or after cut[i] (and before cut[i-1]); the last bucket is the rest.
+    age_cuts = [_midnight(_months_back(today, upper), tz) for _, upper in AGE_BUCKETS if upper is not None]
+    age_case = " ".join(f"WHEN l.earned_at >= %s THEN {i}" for i in range(len(age_cuts)))
+    # Expiry: column i holds lots expiring before the first day of month i+1 from now (earlier months too:
+    # a lot past its date that the sweep has not expired yet counts in this month).
+    first = month_start(today)
+    bounds, month = [], first
+    for _ in range(EXPIRY_MONTHS):
+        month = next_month(month)
+        bounds.append(_midnight(month, tz))
+    expiry_case = " ".join(f"WHEN l.expires_at < %s THEN {i}" for i in range(len(bounds)))
+    lot_t, val_t = PointLot._meta.db_table, LotValuation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT COALESCE(v.currency, l.value_currency) AS currency,
+                   CASE {age_case} ELSE {len(age_cuts)} END AS age,
+                   CASE WHEN l.expires_at IS NULL THEN {len(bounds) + 1} {expiry_case} ELSE {len(bounds)} END AS expiry,
+                   SUM(l.remaining),
+                   SUM(v.value - v.recognised - v.released),
+                   SUM(CASE WHEN v.lot_id IS NULL THEN l.remaining ELSE 0 END)
+            FROM {lot_t} l LEFT JOIN {val_t} v ON v.lot_id = l.id
+            WHERE l.state IN ('pending', 'available')
+            GROUP BY 1, 2, 3
+            """,
+            [*age_cuts, *bounds],
+        )
+        rows = cursor.fetchall()
+    ledger_points = PointsAccount.objects.aggregate(t=Sum(F("available") + F("pending")))["t"] or 0
+    currencies = sorted({r[0] for r in rows})
+    n_age, n_exp = len(AGE_BUCKETS), len(bounds) + 2
+    by_age = {c: [OutstandingCell() for _ in range(n_age)] for c in currencies}
+    by_expiry = {c: [OutstandingCell() for _ in range(n_exp)] for c in currencies}
+    totals = {c: OutstandingCell() for c in currencies}
+    for currency, age, expiry, points, value, unposted in rows:
+        points, unposted = int(points or 0), int(unposted or 0)
+        for cell in (by_age[currency][int(age)], by_expiry[currency][int(expiry)], totals[currency]):
+            cell.add(points, value, unposted)
+    age_labels = [f"{lo}–{hi} months" if hi is not None else f"{lo}+ months" for lo, hi in AGE_BUCKETS]
+    expiry_labels, month = [], first
+    for _ in range(EXPIRY_MONTHS):
+        expiry_labels.append(month.strftime("%Y-%m"))
+        month = next_month(month)
+    expiry_labels += ["later", "never"]
+    return OutstandingReport(
+        today=today,
+        currencies=currencies,
+        age_labels=age_labels,
+        expiry_labels=expiry_labels,
+        by_age=by_age,
+        by_expiry=by_expiry,
+        totals=totals,
+        ledger_points=int(ledger_points),
+    )
+
+
+# --- coalition settlement ----------------------------------------------------------------------------
+
+
+@dataclass
+class SettlementRow:
+    shop_id: int | None  # None: the program's own channel (bonuses without a shop, the member pages)
+    name: str
+    kind: str  # the shop's kind (web, store, app, partner); "program" for the program's own row
+    currency: str
+    issued_points: int = 0
+    issued_value: Decimal = ZERO  # the lots' value at issue (LotValuation.value), posted lots only
+    unposted_points: int = 0  # issued points the posting has not valued yet (no value counted)
+    honoured_points: int = 0
+    honoured_value: Decimal = ZERO  # the redemptions' money value (points x face value when none was recorded)
+    public_id: str = ""  # the shop's public id ("" for the program's own row and the totals)
+
+    @property
+    def net(self) -> Decimal:
+        """What this shop owes the program (negative: what the program owes the shop)."""
+        return self.issued_value - self.honoured_value
+
+
+@dataclass
+class Settlement:
+    start: dt.date
+    end: dt.date  # exclusive
+    rows: list[SettlementRow]  # per currency: the shops by name, then the program's own row
+
+    def totals(self) -> dict[str, SettlementRow]:
+        """Per currency, every row added up; its net is what the clearing house keeps for the period."""
+        out: dict[str, SettlementRow] = {}
+        for row in self.rows:
+            t = out.setdefault(row.currency, SettlementRow(None, "Total", "total", row.currency))
+            t.issued_points += row.issued_points
+            t.issued_value += row.issued_value
+            t.unposted_points += row.unposted_points
+            t.honoured_points += row.honoured_points
+            t.honoured_value += row.honoured_value
+        return out
+
+
+def coalition_settlement(*, start: dt.date, end: dt.date) -> Settlement:
+    """Per shop and currency, for lots earned and redemptions made in [start, end) (the program's time zone):
+    points issued there (lots of its orders, or earned with the shop as the actor) and their value at issue,
+    against points honoured there (completed redemptions through its API or widget) and their value; the
+    member pages' redemptions and the lots no shop issued are the program's own row. Two grouped queries."""
+    from zoneinfo import ZoneInfo
+
+    from integrations.models import Order, Shop
+    from rewards.models import Redemption
+    from rewards.selectors import program_get
+
+    program = program_get()
+    tz = ZoneInfo(program.time_zone)
+    since, until = _midnight(start, tz), _midnight(end, tz)
+    face = _face_value()
+    lot_t, val_t, order_t = PointLot._meta.db_table, LotValuation._meta.db_table, Order._meta.db_table
+    move_t, entry_t, red_t = PointMovement._meta.db_table, PointEntry._meta.db_table, Redemption._meta.db_table
+    with connection.cursor() as cursor:
+        # The issuing shop: the lot's valuation (its order's shop), else the order that points at the lot, else
+        # the shop that acted on the earn entry (its public id in actor_ref, matched below).
+        cursor.execute(
+            f"""
+            SELECT shop_id, actor_ref, currency, SUM(points), SUM(value), SUM(unposted) FROM (
+                SELECT COALESCE(v.shop_id, o.shop_id) AS shop_id,
+                       CASE WHEN v.shop_id IS NULL AND o.shop_id IS NULL THEN (
+                           SELECT e.actor_ref FROM {move_t} m JOIN {entry_t} e ON e.id = m.entry_id
+                           WHERE m.lot_id = l.id AND e.kind = 'earn' AND e.actor_kind = 'shop' LIMIT 1
+                       ) END AS actor_ref,
+                       COALESCE(v.currency, l.value_currency) AS currency,
+                       l.points AS points, v.value AS value,
+                       CASE WHEN v.lot_id IS NULL THEN l.points ELSE 0 END AS unposted
+                FROM {lot_t} l
+                LEFT JOIN {val_t} v ON v.lot_id = l.id
+                LEFT JOIN {order_t} o ON o.lot_id = l.id
+                WHERE l.earned_at >= %s AND l.earned_at < %s AND l.source <> 'transfer'
+            ) issued GROUP BY shop_id, actor_ref, currency
+            """,
+            [since, until],
+        )
+        issued = cursor.fetchall()
+        # Honoured: completed redemptions that cost points; the member pages' ones are the program's own.
+        cursor.execute(
+            f"""
+            SELECT CASE WHEN r.channel = 'web' THEN NULL ELSE r.shop_id END AS shop_id,
+                   CASE WHEN r.currency = '' THEN %s ELSE r.currency END AS currency,
+                   SUM(r.points), SUM(COALESCE(r.value, r.points * %s))
+            FROM {red_t} r
+            WHERE r.created_at >= %s AND r.created_at < %s AND r.status = 'completed' AND r.channel <> 'gift'
+            GROUP BY 1, 2
+            """,
+            [program.currency, face, since, until],
+        )
+        honoured = cursor.fetchall()
+    refs = {ref for _, ref, *_ in issued if ref}
+    shop_ids = {s for s, *_ in issued if s} | {s for s, *_ in honoured if s}
+    shops = {s.pk: s for s in Shop.objects.filter(pk__in=shop_ids)}
+    if refs:
+        for shop in Shop.objects.filter(public_id__in=refs):
+            shops[shop.pk] = shop
+    by_ref = {str(s.public_id): s.pk for s in shops.values()}
+    rows: dict[tuple, SettlementRow] = {}
+
+    def row_for(shop_id, currency) -> SettlementRow:
+        key = (shop_id, currency)
+        if key not in rows:
+            shop = shops.get(shop_id)
+            rows[key] = (
+                SettlementRow(shop_id, shop.name, shop.kind, currency, public_id=str(shop.public_id))
+                if shop
+                else SettlementRow(None, "Program (own channel)", "program", currency)
+            )
+        return rows[key]
+
+    for shop_id, ref, currency, points, value, unposted in issued:
+        row = row_for(shop_id or by_ref.get(ref), currency)
+        row.issued_points += int(points or 0)
+        row.issued_value = _cents(row.issued_value + Decimal(value or 0))
+        row.unposted_points += int(unposted or 0)
+    for shop_id, currency, points, value in honoured:
+        row = row_for(shop_id, currency)
+        row.honoured_points += int(points or 0)
+        row.honoured_value = _cents(row.honoured_value + Decimal(value or 0))
+    ordered = sorted(rows.values(), key=lambda r: (r.currency, r.shop_id is None, r.name, r.shop_id or 0))
+    return Settlement(start=start, end=end, rows=ordered)
+
+
+def _face_value() -> Decimal:
+    """The point face value of the accounting policy (what a point is worth when redeemed)."""
+    from accounting.services.common import policy_get
+
+    return policy_get().point_face_value
