@@ -157,7 +157,7 @@ def _redemptions_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple
                 "kind",
                 "value",
                 "currency",
-                "reward__name",
+                "reward__title",
                 "coupon__code",
                 "coupon__expires_at",
             )[:chunk_size]
@@ -169,7 +169,7 @@ def _redemptions_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple
             row["member_id"],
             Kind.REWARD_REDEEMED,
             f"redemption:{row['id']}",
-            reward=row["reward__name"],
+            reward=row["reward__title"],
             points=row["points"],
             code=row["coupon__code"] or "",
             code_expires_at=row["coupon__expires_at"].isoformat() if row["coupon__expires_at"] else "",
@@ -224,7 +224,7 @@ def _referrals_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[i
         granted = granted.filter(Q(granted_at__gt=cursor.last_at) | Q(granted_at=cursor.last_at, id__gt=cursor.last_id))
     rows = list(
         granted.order_by("granted_at", "id").values(
-            "id", "granted_at", "member_id", "side", "kind", "points", "amount", "currency", "reward__name"
+            "id", "granted_at", "member_id", "side", "kind", "points", "amount", "currency", "reward__title"
         )[:chunk_size]
     )
     if not rows:
@@ -238,7 +238,7 @@ def _referrals_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[i
             points=row["points"],
             amount=str(row["amount"]) if row["amount"] is not None else "",
             currency=row["currency"],
-            reward=row["reward__name"] or "",
+            reward=row["reward__title"] or "",
         )
         for row in rows
     ]
