@@ -532,7 +532,8 @@ def coalition_settlement(*, start: dt.date, end: dt.date) -> Settlement:
 
 
 def _face_value() -> Decimal:
-    """The point face value of the accounting policy (what a point is worth when redeemed)."""
-    from accounting.services.common import policy_get
+    """The point face value of the accounting policy (what a point is worth when redeemed), in one query."""
+    from accounting.models import AccountingPolicy
 
-    return policy_get().point_face_value
+    face = AccountingPolicy.objects.filter(pk=1).values_list("point_face_value", flat=True).first()
+    return face if face is not None else AccountingPolicy._meta.get_field("point_face_value").default
