@@ -141,3 +141,21 @@ def test_staff_without_accounting_permissions_cannot_open_it(client):
     assert client.get(reverse("admin:accounting_settlement_csv")).status_code == 403
     client.force_login(accountant)
     assert client.get(reverse("admin:accounting_settlement")).status_code == 200
+
+
+def test_points_a_shop_gave_without_an_order_are_issued_by_it(member):
+    partner = shop_create(name="Café Partner", kind="partner", currency="EUR")
+    points_earn(
+        account=member.points_account,
+        points=25,
+        source=PointLot.Source.EVENT,
+        actor=Actor.shop(str(partner.public_id)),
+        idempotency_key="review",
+    )
+    start, end = _this_month()
+    (row,) = coalition_settlement(start=start, end=end).rows
+    assert (row.name, row.issued_points, row.unposted_points) == ("Café Partner", 25, 25)
+    post()
+    (row,) = coalition_settlement(start=start, end=end).rows
+    assert (row.name, row.issued_points, row.unposted_points) == ("Café Partner", 25, 0)
+    assert row.issued_value == LotValuation.objects.get().value == row.net
