@@ -73,7 +73,7 @@ def test_an_order_queues_one_thank_you_with_its_points_and_the_release_another(s
 
 def test_a_redemption_queues_one_email_with_its_coupon_code():
     anna = points_for(member_create(), 1000)
-    reward = reward_make(points=300, value=Decimal("5.00"), coupon_valid_days=30, title="Five off")
+    reward = reward_make(points=300, value=Decimal("5.00"), coupon_valid_days=30, title="Five off & more")
     redemption, _ = redeem(anna, reward)
     collect()
     collect()
@@ -81,7 +81,8 @@ def test_a_redemption_queues_one_email_with_its_coupon_code():
     code = redemption.coupon.code
     assert redeemed.context["code"] == code
     subject, text, html = _rendered(redeemed)
-    assert "Five off" in subject
+    assert "Five off & more" in subject and "Five off & more" in text  # plain text: not HTML-escaped
+    assert "Five off &amp; more" in html
     assert code in text and code in html and "300 points" in text
 
 
