@@ -128,7 +128,9 @@ def test_a_granted_referral_reward_queues_one_email_per_side(shop):
 def test_the_birthday_bonus_queues_one_birthday_email():
     EventRule.objects.create(name="Birthday", event="birthday", points=75, limit_count=1, limit_period="year")
     today = timezone.now().date()
-    anna = member_create(birthday=today.replace(year=1990) if not (today.month == 2 and today.day == 29) else None)
+    if (today.month, today.day) == (2, 29):
+        pytest.skip("29 February")
+    anna = member_create(birthday=today.replace(year=1990))
     birthday_points_award(today=today)
     birthday_points_award(today=today)
     collect()
