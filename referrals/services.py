@@ -519,8 +519,16 @@ def referral_rewards_release(*, now: dt.datetime | None = None, reward_ids: list
                 _grant(reward, now=now)
                 granted += 1
         except ApplicationError as error:
-            # One reward that cannot be given now (a closed account, a gift out of stock) stays pending and is
-            # tried again next run; it must not stop the others.
+            # One reward that cannot be given now (a suspended account, a gift out of stock) stays pending and
+            # is tried again next run; it must not stop the others. A closed account never comes back: cancel.
+            if Member.objects.filter(referral_rewards=reward_id, status=Member.Status.CLOSED).exists():
+                ReferralReward.objects.filter(pk=reward_id, status=RewardStatus.PENDING).update(
+                    status=RewardStatus.CANCELLED,
+                    ended_at=now,
+                    end_reason="Not given: the member closed their account",
+                    updated_at=timezone.now(),
+                )
+                continue
             logger.warning("Referral reward %s not granted: %s (%s)", reward_id, error.message, error.code)
     return granted
 

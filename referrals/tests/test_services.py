@@ -483,3 +483,16 @@ def test_a_suspended_members_code_brings_nobody(shop, program):
     with pytest.raises(ApplicationError) as error:
         referral_join(friend=ben, code=code)
     assert error.value.code == "unknown_referral_code"
+
+
+def test_a_referrer_who_closed_their_account_gets_the_reward_cancelled_not_retried(shop, program, anna):
+    from members.services import member_close
+    from rewards.services.ledger import Actor
+
+    ben = member_create(email="ben.closed@example.com")
+    referral = referral_join(friend=ben, code=code_of(anna))
+    order(shop, ben, "o-closed")
+    member_close(member=anna, actor=Actor.system("test"))
+    assert referral_rewards_release(now=timezone.now() + LATER) == 0
+    reward = referral.rewards.get(side="referrer")
+    assert (reward.status, reward.end_reason) == ("cancelled", "Not given: the member closed their account")
