@@ -13,7 +13,7 @@ _orders = itertools.count(1)
 NOW = dt.timedelta(0)
 
 
-def order(shop, member, *, total="50.00", external_id=None):
+def order(shop, member, *, total="50.00", external_id=None, placed_at=None):
     placed, _ = order_record(
         shop=shop,
         data={
@@ -21,7 +21,7 @@ def order(shop, member, *, total="50.00", external_id=None):
             "member_id": member.public_id,
             "currency": "EUR",
             "total": total,
-            "placed_at": timezone.now(),
+            "placed_at": placed_at or timezone.now(),
         },
     )
     return placed

@@ -194,3 +194,15 @@ def test_sending_marks_rows_sent_and_uses_the_outbox(shop):
     assert "List-Unsubscribe" not in welcome.extra_headers  # an account email has no unsubscribe
     assert {e.status for e in emails()} == {"sent"}
     assert all(e.to_email == "anna@example.com" and e.sent_at and e.attempts == 1 for e in emails())
+
+
+def test_a_replayed_order_and_small_chunks_still_make_one_email_per_event(shop):
+    members = [member_create() for _ in range(5)]
+    at = timezone.now()
+    placed = [order(shop, m, external_id=f"replay-{i}", placed_at=at) for i, m in enumerate(members)]
+    for i, m in enumerate(members):
+        assert order(shop, m, external_id=f"replay-{i}", placed_at=at).pk == placed[i].pk  # a retry
+    collect(chunk_size=2)
+    collect(chunk_size=2)
+    assert len(emails(Kind.WELCOME)) == 5
+    assert sorted(e.context["order"] for e in emails(Kind.POINTS_EARNED)) == [f"replay-{i}" for i in range(5)]
