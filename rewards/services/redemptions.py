@@ -199,18 +199,7 @@ def reward_redeem(
                 cause=reward.cause if reward.kind == Kind.DONATION else None,
                 points_entry=entry,
             )
-            if reward.issues_coupon:
-                coupon_issue(redemption=redemption, reward=reward, value=_coupon_value(reward, value), now=now)
-            if reward.kind == Kind.STORE_CREDIT:
-                store_credit_add(
-                    member=member,
-                    amount=value,
-                    currency=redemption.currency,
-                    kind="reward",
-                    reason=f"Reward: {reward.title}",
-                    idempotency_key=f"redemption:{redemption.public_id}",
-                    source_ref=f"redemption:{redemption.public_id}",
-                )
+            _hand_out(redemption, reward=reward, value=value, now=now, reason=f"Reward: {reward.title}")
             _redeemed_publish(redemption, account=account)
     except IntegrityError:
         # A copy of this request committed the same key between our lock and insert: answer with it.
@@ -253,20 +242,24 @@ def reward_grant(*, member: Member, reward: Reward, idempotency_key: str, reason
             value=value,
             currency=reward.currency or program.currency,
         )
-        now = timezone.now()
-        if reward.issues_coupon:
-            coupon_issue(redemption=redemption, reward=reward, value=_coupon_value(reward, value), now=now)
-        if reward.kind == Kind.STORE_CREDIT:
-            store_credit_add(
-                member=member,
-                amount=value,
-                currency=redemption.currency,
-                kind="reward",
-                reason=reason[:500],
-                idempotency_key=f"redemption:{redemption.public_id}",
-                source_ref=f"redemption:{redemption.public_id}",
-            )
+        _hand_out(redemption, reward=reward, value=value, now=timezone.now(), reason=reason)
     return redemption, True
+
+
+def _hand_out(redemption: Redemption, *, reward: Reward, value: Decimal | None, now: dt.datetime, reason: str) -> None:
+    """What a new redemption or gift gives, in its transaction: the coupon, or the store credit."""
+    if reward.issues_coupon:
+        coupon_issue(redemption=redemption, reward=reward, value=_coupon_value(reward, value), now=now)
+    if reward.kind == Kind.STORE_CREDIT:
+        store_credit_add(
+            member=redemption.member,
+            amount=value,
+            currency=redemption.currency,
+            kind="reward",
+            reason=reason[:500],
+            idempotency_key=f"redemption:{redemption.public_id}",
+            source_ref=f"redemption:{redemption.public_id}",
+        )
 
 
 def _coupon_value(reward: Reward, value: Decimal | None) -> Decimal | None:
