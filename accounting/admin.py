@@ -12,17 +12,11 @@ from accounting.admin_views import accounting_urls
 from accounting.models import Account, AccountingPeriod, AccountingPolicy, EstimateChange, JournalEntry, JournalLine
 from accounting.services.common import policy_get
 from accounting.services.policy import period_close
+from rewards.admin import ReadOnlyAdminMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Rows only the services write."""
 
 
 @admin.register(Account)

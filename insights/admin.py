@@ -12,18 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from insights.models import InsightsDashboard, MemberScore
 from insights.selectors import PERIOD_DEFAULT, PERIOD_PRESETS, dashboard_data
 from insights.services.rollups import local_today
+from rewards.admin import ReadOnlyAdminMixin
 from rewards.selectors import program_cached
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Rows only the services write."""
 
 
 def _url(name: str) -> str:
