@@ -59,6 +59,7 @@ class Command(BaseCommand):
             api_key = self._shop()
             self._catalogue()
             self._referrals()
+        self._reports()
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -67,6 +68,7 @@ class Command(BaseCommand):
                 f"  member pages: http://127.0.0.1:8000/me/      {MEMBERS[0][0]} / {MEMBER_PASSWORD}\n"
                 f"  (also {', '.join(m[0] for m in MEMBERS[1:])}, same password)\n"
                 "  API docs:     http://127.0.0.1:8000/api/docs/ (schema: /api/v1/schema/)\n"
+                "  demo shop:    http://127.0.0.1:8000/demo/shop/ (the loyalty widget in a shop; local mode only)\n"
             )
         )
         if api_key:
@@ -167,6 +169,18 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write("Member Katherine Johnson: referred by Ada, one order (Ada's reward is pending).")
+
+    def _reports(self) -> None:
+        """What the beat would do within minutes, now, so that the accounting and insights pages show the
+        demo: post the journal (no lag: nothing else is writing) and refresh the last 30 days' rollups."""
+        from accounting.services.posting import journal_post_pending
+        from insights.services.rollups import local_today, rollups_refresh
+        from insights.services.scores import member_scores_refresh
+
+        journal_post_pending(lag=dt.timedelta(0))
+        rollups_refresh(since=local_today() - dt.timedelta(days=30))
+        member_scores_refresh()
+        self.stdout.write("Reports: journal posted, insights refreshed for the last 30 days.")
 
     def _history(self, member, orders, spend):
         account = member.points_account
