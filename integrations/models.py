@@ -319,6 +319,8 @@ class Order(BaseModel):
             models.Index(
                 fields=["shop", "member_external_id"], condition=Q(status="unmatched"), name="order_unmatched_cust_idx"
             ),
+            # The insights' hourly refresh reads the last days' orders by placed_at (insights/services/rollups.py).
+            models.Index(fields=["placed_at"], name="order_placed_at_idx"),
         ]
 
     def __str__(self) -> str:
