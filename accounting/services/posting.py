@@ -22,10 +22,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounting.ifrs15 import CENT, allocate, points_ssp, revenue_cumulative, share
-from accounting.models import Account, AccountingPolicy, Kind, LotValuation, PostingCursor, SourceKind
+from accounting.models import (
+    Account,
+    AccountingPolicy,
+    JournalLine,
+    Kind,
+    LotValuation,
+    PostingCursor,
+    SourceKind,
+)
 from accounting.services.common import Periods, Posting, accounts_by_role, local_date, policy_get, postings_write
 from integrations.models import Order
-from rewards.models import PointEntry, PointLot, PointMovement, StoreCreditEntry
+from rewards.models import PointEntry, PointLot, PointMovement, Redemption, StoreCreditEntry
 from rewards.selectors import program_get
 
 Role = Account.Role
@@ -103,6 +111,26 @@ class _Chunk:
         self.valuations: dict[int, LotValuation] = {}
         self.new: set[int] = set()
         self.changed: set[int] = set()
+        # Redemptions given back: refund entry -> redemption entry, the redemptions' journal lines as
+        # (currency, role, member, shop, net debit) read from the journal, and this chunk's redemptions' postings.
+        self.refund_of: dict[int, int] = {}
+        self.redeemed_lines: dict[int, list[tuple]] = defaultdict(list)
+        self.redemptions: dict[int, list[Posting]] = {}
+
+    def lines_of_redemption(self, entry_id: int) -> list[tuple] | None:
+        """The journal lines of the redemption the entry `entry_id` gives back, or None (not a refund, or the
+        redemption was never posted: older than the accounting)."""
+        redemption = self.refund_of.get(entry_id)
+        if redemption is None:
+            return None
+        if redemption in self.redemptions:
+            return [
+                (p.currency, role, member_id, shop_id, net)
+                for p in self.redemptions[redemption]
+                for (role, member_id, shop_id), net in p.amounts.items()
+                if net
+            ]
+        return self.redeemed_lines.get(redemption)
 
 
 def _point_chunk(cursor: PostingCursor, *, cutoff: dt.datetime, chunk_size: int) -> tuple[int, int]:
@@ -145,17 +173,42 @@ def _point_chunk(cursor: PostingCursor, *, cutoff: dt.datetime, chunk_size: int)
             "lot_id", "shop_id", "total", "tax", "shipping", "currency"
         )
     }
+    _redemptions_refunded(entries, chunk)
     postings = []
     for entry in entries:
         posting = _post_entry(entry, moves.get(entry["id"], []), chunk, lots=lots, orders=orders, incoming=incoming)
         if posting is not None:
             postings.extend(posting)
+            if entry["kind"] == EntryKind.REDEEM:
+                chunk.redemptions[entry["id"]] = posting
     written = postings_write(postings, periods=Periods(), accounts=accounts_by_role())
     valuations_insert([chunk.valuations[i] for i in chunk.new])
     valuations_update([chunk.valuations[i] for i in chunk.changed - chunk.new])
     cursor.last_id = entries[-1]["id"]
     cursor.save(update_fields=["last_id", "updated_at"])
     return len(entries), written
+
+
+def _redemptions_refunded(entries: list[dict], chunk: _Chunk) -> None:
+    """Find the chunk's entries that give a redemption's points back (rewards.services.coupons'
+    redemption_points_refund) and the journal lines of those redemptions posted in earlier chunks: two queries,
+    none when the chunk has no such entry."""
+    candidates = [
+        e["id"]
+        for e in entries
+        if e["kind"] == EntryKind.EARN and (e["idempotency_key"] or "").startswith("redemption-refund:")
+    ]
+    if not candidates:
+        return
+    chunk.refund_of = dict(
+        Redemption.objects.filter(refund_entry_id__in=candidates, points_entry__isnull=False).values_list(
+            "refund_entry_id", "points_entry_id"
+        )
+    )
+    for source_id, currency, role, member_id, shop_id, debit, credit in JournalLine.objects.filter(
+        entry__source_kind=SourceKind.POINT_ENTRY, entry__source_id__in=set(chunk.refund_of.values())
+    ).values_list("entry__source_id", "entry__currency", "account__role", "member_id", "shop_id", "debit", "credit"):
+        chunk.redeemed_lines[source_id].append((currency, role, member_id, shop_id, debit - credit))
 
 
 def _older_than(rows, cutoff: dt.datetime) -> list[dict]:
@@ -278,6 +331,10 @@ def _post_entry(entry: dict, moves, chunk: _Chunk, *, lots, orders, incoming) ->
     if kind == EntryKind.RELEASE or not moves:
         return None
     day = local_date(entry["created_at"], chunk.tz)
+    if kind == EntryKind.EARN and (lines := chunk.lines_of_redemption(entry["id"])):
+        refunded = _redemption_refund(entry, moves, chunk, lines, lots=lots, day=day)
+        if refunded is not None:
+            return [refunded]
     member_id = entry["account__member_id"]
     by_currency: dict[str, Posting] = {}
 
@@ -385,6 +442,55 @@ def _redeem(v: LotValuation, q: int, *, emptied: bool, posting: Posting, chunk: 
             )
         return
     posting.move(cost, debit=Role.LOYALTY_EXPENSE, credit=Role.REWARDS_CLEARING, member_id=member_id, shop_id=shop_id)
+
+
+def _redemption_refund(entry, moves, chunk: _Chunk, lines: list[tuple], *, lots, day) -> Posting | None:
+    """A redemption's points given back: its journal lines reversed exactly (revenue or the provision used
+    reinstated, the reward's cost taken out of the clearing account), dated today, as a negative redemption;
+    the new lot carries what the redemption took out of the liabilities, under the basis that carried most of
+    it (value of the other basis is reclassified, as a transfer's). None when that cannot be exact (the
+    redemption drew on lots in several currencies, or the points came back in more than one lot): the lot is
+    then valued as points given without a sale."""
+    currencies = {line[0] for line in lines}
+    if len(moves) != 1 or moves[0][1] <= 0 or len(currencies) != 1 or moves[0][0] in chunk.valuations:
+        return None
+    lot_id, currency = moves[0][0], currencies.pop()
+    lot = lots[lot_id]
+    member_id = entry["account__member_id"]
+    posting = Posting(
+        date=day,
+        kind=Kind.REDEEM,
+        description=f"Redemption given back: {entry['reason'] or entry['idempotency_key']}",
+        source_kind=SourceKind.POINT_ENTRY,
+        source_id=entry["id"],
+        currency=currency,
+        member_id=member_id,
+    )
+    back: dict[str, Decimal] = defaultdict(Decimal)  # basis -> value the redemption took out of its liability
+    for _currency, role, line_member, shop_id, net in lines:
+        posting.amounts[(role, line_member, shop_id)] -= net
+        for basis, liability in LIABILITY_OF.items():
+            if role == liability:
+                back[basis] += net
+    amounts = {basis: amount for basis, amount in back.items() if amount}
+    basis = max(amounts, key=amounts.get) if amounts else Basis.EXPENSE
+    for other, amount in amounts.items():
+        if other != basis:
+            posting.move(amount, debit=LIABILITY_OF[other], credit=LIABILITY_OF[basis], member_id=member_id)
+    chunk.valuations[lot_id] = LotValuation(
+        lot_id=lot_id,
+        basis=basis,
+        points=lot["points"],
+        remaining=lot["points"],
+        value=sum(amounts.values(), Decimal("0.00")),
+        unit_cost=chunk.policy.point_face_value * chunk.policy.reward_cost_ratio,
+        currency=currency,
+        member_id=lot["account__member_id"],
+        shop_id=None,
+        issued_on=day,
+    )
+    chunk.new.add(lot_id)
+    return posting
 
 
 def _transfer_in(entry, moves, chunk: _Chunk, transfer_out, *, lots, incoming, posting_in, day) -> None:

@@ -198,3 +198,76 @@ def test_entries_not_old_enough_wait_for_the_next_run(shop, member, rules):
     assert journal_post_pending().point_entries == 0  # the default lag: a minute
     assert PointEntry.objects.count() == 1
     assert post().point_entries == 1
+
+
+def _reward_redeemed_and_given_back(member, points: int):
+    """Redeem a coupon reward of `points` points, post, then give the points back as a cancelled order does."""
+    from rewards.models import Reward
+    from rewards.services.coupons import redemption_points_refund
+    from rewards.services.redemptions import reward_redeem
+
+    reward = Reward.objects.create(kind="fixed_amount", title="5 off", points=points, value=Decimal(5))
+    redemption, _ = reward_redeem(member=member, reward=reward, idempotency_key="r-1", channel="web")
+    post()
+    return lambda: redemption_points_refund(redemption=redemption, actor=SYSTEM, reason="Order cancelled")
+
+
+def test_a_redemption_given_back_reverses_its_revenue_exactly(shop, member, rules):
+    policy(point_face_value=UNIT, expected_redemption_rate=Decimal("1"))
+    sale(shop, Decimal(100))  # 10 points: 9.09 of the sale deferred (the journal holds only what moves)
+    give_back = _reward_redeemed_and_given_back(member, 10)
+    assert credit_balance(Role.CONTRACT_LIABILITY) == 0
+    assert credit_balance(Role.REVENUE) == 0  # deferred, then recognised on redemption
+    redemption = give_back()
+    post()
+    assert credit_balance(Role.CONTRACT_LIABILITY) == Decimal("9.09")
+    assert credit_balance(Role.REVENUE) == Decimal("-9.09")  # deferred again
+    entry = JournalEntry.objects.get(source_id=redemption.refund_entry_id)
+    assert entry.kind == "redeem"
+    assert {(line.account.role, line.debit, line.credit) for line in entry.lines.select_related("account")} == {
+        (Role.REVENUE, Decimal("9.09"), Decimal(0)),
+        (Role.CONTRACT_LIABILITY, Decimal(0), Decimal("9.09")),
+    }
+    lot = LotValuation.objects.get(lot__entries__id=redemption.refund_entry_id)
+    assert (lot.basis, lot.points, lot.value, lot.outstanding) == ("deferral", 10, Decimal("9.09"), Decimal("9.09"))
+    report = liability_rollforward()
+    assert report.rows[-1].movements.get("redeem", 0) == 0  # redeemed, then given back: nothing redeemed
+    assert report.differences == {}
+    assert accounting_audit() == []
+    # Redeemed again: the lot's value goes to revenue once more.
+    redeem(member, 10, "again")
+    post()
+    assert credit_balance(Role.CONTRACT_LIABILITY) == 0
+    assert credit_balance(Role.REVENUE) == 0
+    assert accounting_audit() == []
+
+
+def test_a_provisioned_redemption_given_back_reinstates_the_provision(shop, member):
+    policy(no_sale_policy="provision", point_face_value=Decimal("0.10"), expected_redemption_rate=Decimal("0.5"))
+    points_earn(account=member.points_account, points=100, source="bonus", actor=SYSTEM, idempotency_key="b")
+    give_back = _reward_redeemed_and_given_back(member, 100)  # provision 5.00 used, 5.00 beyond it expensed
+    assert credit_balance(Role.PROVISION) == 0
+    assert balance(Role.LOYALTY_EXPENSE) == Decimal(10)
+    assert credit_balance(Role.REWARDS_CLEARING) == Decimal(10)
+    give_back()
+    post()
+    assert credit_balance(Role.PROVISION) == Decimal(5)
+    assert balance(Role.LOYALTY_EXPENSE) == Decimal(5)  # as before the redemption
+    assert credit_balance(Role.REWARDS_CLEARING) == 0
+    assert accounting_audit() == []
+
+
+def test_a_redemption_and_its_refund_in_one_chunk(shop, member, rules):
+    from rewards.models import Reward
+    from rewards.services.coupons import redemption_points_refund
+    from rewards.services.redemptions import reward_redeem
+
+    policy(point_face_value=UNIT, expected_redemption_rate=Decimal("1"))
+    sale(shop, Decimal(100))
+    reward = Reward.objects.create(kind="fixed_amount", title="5 off", points=10, value=Decimal(5))
+    redemption, _ = reward_redeem(member=member, reward=reward, idempotency_key="r-1", channel="web")
+    redemption_points_refund(redemption=redemption, actor=SYSTEM, reason="Order cancelled")
+    post()
+    assert credit_balance(Role.CONTRACT_LIABILITY) == Decimal("9.09")
+    assert credit_balance(Role.REVENUE) == Decimal("-9.09")
+    assert accounting_audit() == []

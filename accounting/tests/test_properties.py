@@ -1,7 +1,8 @@
-"""Property test: any sequence of sales, bonuses, redemptions, refunds, expiries, transfers, negative
-adjustments and estimate changes, posted at any moments, under any posting policy, keeps the journal
-balanced and each liability account equal to its outstanding lots' value (accounting_audit finds nothing,
-the roll-forward reconciles to the cent). Each example runs in a savepoint that is rolled back."""
+"""Property test: any sequence of sales, bonuses, redemptions (of points, and of rewards later given back),
+refunds, expiries, transfers, negative adjustments and estimate changes, posted at any moments, under any
+posting policy, keeps the journal balanced and each liability account equal to its outstanding lots' value
+(accounting_audit finds nothing, the roll-forward reconciles to the cent). Each example runs in a savepoint
+that is rolled back."""
 
 from decimal import Decimal
 
@@ -18,6 +19,8 @@ from accounting.tests.helpers import post
 from core.exceptions import ApplicationError
 from integrations.models import Order
 from integrations.services.members import member_upsert
+from rewards.models import Redemption, Reward
+from rewards.services.coupons import redemption_points_refund
 from rewards.services.ledger import (
     Actor,
     points_adjust,
@@ -27,6 +30,7 @@ from rewards.services.ledger import (
     points_reverse,
     points_transfer,
 )
+from rewards.services.redemptions import reward_redeem
 from rewards.tests.helpers import set_program
 
 SYSTEM = Actor.system("property-test")
@@ -43,6 +47,8 @@ operations = st.lists(
         st.tuples(st.just("sale"), who, st.integers(1, 200_000)),  # price in cents
         st.tuples(st.just("bonus"), who, st.integers(1, 5_000)),
         st.tuples(st.just("redeem"), who, st.integers(1, 100)),  # percent of what is available
+        st.tuples(st.just("reward"), who, st.integers(1, 100)),  # a reward costing that percent
+        st.tuples(st.just("give_back"), who, st.just(0)),  # the member's last redemption's points returned
         st.tuples(st.just("reverse"), who, st.integers(1, 100)),
         st.tuples(st.just("expire"), who, st.just(0)),
         st.tuples(st.just("adjust"), who, st.integers(1, 100)),
@@ -112,6 +118,16 @@ def _apply(shop, members, n: int, op: str, m: int, amount: int) -> None:
         elif op == "redeem" and account.available:
             points = max(1, account.available * amount // 100)
             points_redeem(account=account, points=points, reason="r", actor=SYSTEM, idempotency_key=key)
+        elif op == "reward" and account.available:
+            points = max(1, account.available * amount // 100)
+            reward = Reward.objects.create(kind="fixed_amount", title=key, points=points, value=Decimal(5))
+            reward_redeem(member=member, reward=reward, idempotency_key=key, channel="web")
+        elif op == "give_back":
+            redemption = (
+                Redemption.objects.filter(member=member, status=Redemption.Status.COMPLETED).order_by("-pk").first()
+            )
+            if redemption is not None:
+                redemption_points_refund(redemption=redemption, actor=SYSTEM, reason="given back")
         elif op == "reverse":
             order = Order.objects.filter(member=member, lot__isnull=False).order_by("-pk").first()
             if order is not None:
