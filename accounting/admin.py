@@ -9,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounting.admin_views import accounting_urls
-from accounting.models import Account, AccountingPeriod, AccountingPolicy, EstimateChange, JournalEntry, JournalLine
+from accounting.models import (
+    Account,
+    AccountingPeriod,
+    AccountingPolicy,
+    CurrencyFaceValue,
+    EstimateChange,
+    JournalEntry,
+    JournalLine,
+)
 from accounting.services.common import policy_get
 from accounting.services.policy import period_close
 from rewards.admin import ReadOnlyAdminMixin
@@ -31,9 +39,18 @@ class AccountAdmin(SimpleHistoryAdmin):
         return False
 
 
+class CurrencyFaceValueInline(admin.TabularInline):
+    """Shops selling in other currencies than the program's: what a point is worth in each of them."""
+
+    model = CurrencyFaceValue
+    extra = 0
+    fields = ("currency", "point_face_value", "points_ssp_per_point")
+
+
 @admin.register(AccountingPolicy)
 class AccountingPolicyAdmin(SimpleHistoryAdmin):
     readonly_fields = ("expected_redemption_rate", "rate_overridden", "updated_at")
+    inlines = [CurrencyFaceValueInline]
 
     def has_add_permission(self, request):
         return False

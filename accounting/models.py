@@ -117,6 +117,48 @@ class AccountingPolicy(models.Model):
         return str(_("Accounting policy"))
 
 
+class CurrencyFaceValue(models.Model):
+    """What a point is worth in a currency other than the program's. Orders, lots and redemptions in that
+    currency are valued with it; every other currency uses the policy's face value (the program currency's)."""
+
+    policy = models.ForeignKey(AccountingPolicy, on_delete=models.CASCADE, related_name="face_values")
+    currency = models.CharField(max_length=3, help_text=_("ISO 4217 code, e.g. USD."))
+    point_face_value = models.DecimalField(
+        max_digits=12, decimal_places=6, help_text=_("Money one point is worth at redemption, in this currency.")
+    )
+    points_ssp_per_point = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text=_("Stand-alone selling price of one point in this currency; empty: face value x expected rate."),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("face value in another currency")
+        verbose_name_plural = _("face values in other currencies")
+        ordering = ("currency",)
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "currency"], name="currencyfacevalue_one_per_currency"),
+            models.CheckConstraint(condition=Q(point_face_value__gte=0), name="currencyfacevalue_face_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency}: {self.point_face_value}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from rewards.selectors import program_get
+
+        self.currency = (self.currency or "").strip().upper()
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isascii():
+            raise ValidationError({"currency": _("Enter a three-letter ISO 4217 code, e.g. USD.")})
+        if self.currency == program_get().currency:
+            raise ValidationError({"currency": _("The program's own currency uses the policy's face value above.")})
+
+
 class EstimateChange(BaseModel):
     """One change of the expected redemption rate, and the catch-up it posted."""
 

@@ -459,7 +459,7 @@ def coalition_settlement(*, start: dt.date, end: dt.date) -> Settlement:
     program = program_get()
     tz = ZoneInfo(program.time_zone)
     since, until = _midnight(start, tz), _midnight(end, tz)
-    face = _face_value()
+    face, faces = _face_values()
     lot_t, val_t, order_t = PointLot._meta.db_table, LotValuation._meta.db_table, Order._meta.db_table
     move_t, entry_t, red_t = PointMovement._meta.db_table, PointEntry._meta.db_table, Redemption._meta.db_table
     with connection.cursor() as cursor:
@@ -490,12 +490,12 @@ def coalition_settlement(*, start: dt.date, end: dt.date) -> Settlement:
             f"""
             SELECT CASE WHEN r.channel = 'web' THEN NULL ELSE r.shop_id END AS shop_id,
                    CASE WHEN r.currency = '' THEN %s ELSE r.currency END AS currency,
-                   SUM(r.points), SUM(COALESCE(r.value, r.points * %s))
+                   SUM(r.points), SUM(r.value), SUM(CASE WHEN r.value IS NULL THEN r.points ELSE 0 END)
             FROM {red_t} r
             WHERE r.created_at >= %s AND r.created_at < %s AND r.status = 'completed' AND r.channel <> 'gift'
             GROUP BY 1, 2
             """,
-            [program.currency, face, since, until],
+            [program.currency, since, until],
         )
         honoured = cursor.fetchall()
     refs = {ref for _, ref, *_ in issued if ref}
@@ -523,17 +523,19 @@ def coalition_settlement(*, start: dt.date, end: dt.date) -> Settlement:
         row.issued_points += int(points or 0)
         row.issued_value = _cents(row.issued_value + Decimal(value or 0))
         row.unposted_points += int(unposted or 0)
-    for shop_id, currency, points, value in honoured:
+    for shop_id, currency, points, value, unvalued in honoured:
         row = row_for(shop_id, currency)
         row.honoured_points += int(points or 0)
-        row.honoured_value = _cents(row.honoured_value + Decimal(value or 0))
+        worth = Decimal(value or 0) + int(unvalued or 0) * faces.get(currency, face)
+        row.honoured_value = _cents(row.honoured_value + worth)
     ordered = sorted(rows.values(), key=lambda r: (r.currency, r.shop_id is None, r.name, r.shop_id or 0))
     return Settlement(start=start, end=end, rows=ordered)
 
 
-def _face_value() -> Decimal:
-    """The point face value of the accounting policy (what a point is worth when redeemed), in one query."""
-    from accounting.models import AccountingPolicy
+def _face_values() -> tuple[Decimal, dict[str, Decimal]]:
+    """What a point is worth when redeemed: the policy's face value, and the face values of other currencies."""
+    from accounting.models import AccountingPolicy, CurrencyFaceValue
 
     face = AccountingPolicy.objects.filter(pk=1).values_list("point_face_value", flat=True).first()
-    return face if face is not None else AccountingPolicy._meta.get_field("point_face_value").default
+    faces = dict(CurrencyFaceValue.objects.filter(policy_id=1).values_list("currency", "point_face_value"))
+    return (face if face is not None else AccountingPolicy._meta.get_field("point_face_value").default), faces

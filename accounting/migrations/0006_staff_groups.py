@@ -22,30 +22,39 @@ VIEW = [
 ]
 KEEP = ["change_account", "change_accountingpolicy", "change_accountingperiod"]
 GROUPS = {"Accountant": VIEW + KEEP, "Program manager": VIEW, "Read-only": VIEW}
-GRANTED = sorted({codename for codenames in GROUPS.values() for codename in codenames})
 
 _create_permissions = importlib.import_module("members.migrations.0002_staff_groups")._create_permissions
 
 
-def permissions_grant(apps, schema_editor):
+def grant(apps, schema_editor, groups: dict[str, list[str]]) -> None:
+    """Give each group its accounting permissions (also used by later migrations of this app)."""
     using = schema_editor.connection.alias
     _create_permissions(apps, using)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUPS.items():
+    for name, codenames in groups.items():
         group, _ = Group.objects.using(using).get_or_create(name=name)
         group.permissions.add(
             *Permission.objects.using(using).filter(content_type__app_label="accounting", codename__in=codenames)
         )
 
 
-def permissions_revoke(apps, schema_editor):
+def revoke(apps, schema_editor, groups: dict[str, list[str]]) -> None:
     using = schema_editor.connection.alias
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    granted = Permission.objects.using(using).filter(content_type__app_label="accounting", codename__in=GRANTED)
-    for group in Group.objects.using(using).filter(name__in=GROUPS):
+    codenames = sorted({codename for names in groups.values() for codename in names})
+    granted = Permission.objects.using(using).filter(content_type__app_label="accounting", codename__in=codenames)
+    for group in Group.objects.using(using).filter(name__in=groups):
         group.permissions.remove(*granted)
+
+
+def permissions_grant(apps, schema_editor):
+    grant(apps, schema_editor, GROUPS)
+
+
+def permissions_revoke(apps, schema_editor):
+    revoke(apps, schema_editor, GROUPS)
 
 
 class Migration(migrations.Migration):

@@ -25,6 +25,7 @@ from accounting.ifrs15 import CENT, allocate, points_ssp, revenue_cumulative, sh
 from accounting.models import (
     Account,
     AccountingPolicy,
+    CurrencyFaceValue,
     JournalLine,
     Kind,
     LotValuation,
@@ -102,12 +103,14 @@ def journal_post_pending(
 
 
 class _Chunk:
-    """One chunk's context: the policy, the program's zone, and the lots' valuations (old and new)."""
+    """One chunk's context: the policy and its face values per currency, the program's zone, and the lots'
+    valuations (old and new)."""
 
     def __init__(self, policy: AccountingPolicy, tz: ZoneInfo):
         self.policy = policy
         self.tz = tz
         self.rate = policy.expected_redemption_rate
+        self.faces = {f.currency: f for f in CurrencyFaceValue.objects.filter(policy=policy)}
         self.valuations: dict[int, LotValuation] = {}
         self.new: set[int] = set()
         self.changed: set[int] = set()
@@ -116,6 +119,19 @@ class _Chunk:
         self.refund_of: dict[int, int] = {}
         self.redeemed_lines: dict[int, list[tuple]] = defaultdict(list)
         self.redemptions: dict[int, list[Posting]] = {}
+
+    def face(self, currency: str) -> Decimal:
+        """What a point is worth in `currency`: its own face value, else the policy's."""
+        other = self.faces.get(currency)
+        return other.point_face_value if other else self.policy.point_face_value
+
+    def ssp_per_point(self, currency: str) -> Decimal | None:
+        """The stand-alone selling price of a point in `currency` when staff set one; None: face x rate."""
+        other = self.faces.get(currency)
+        return other.points_ssp_per_point if other else self.policy.points_ssp_per_point
+
+    def unit_cost(self, currency: str) -> Decimal:
+        return self.face(currency) * self.policy.reward_cost_ratio
 
     def lines_of_redemption(self, entry_id: int) -> list[tuple] | None:
         """The journal lines of the redemption the entry `entry_id` gives back, or None (not a refund, or the
@@ -309,20 +325,20 @@ def _valuation_new(lot: dict, chunk: _Chunk, *, order: dict | None, issued_on: d
     if basis == AccountingPolicy.Purchase.DEFERRAL:
         v.basis = Basis.DEFERRAL
         price = order["total"] - order["tax"] - (Decimal(0) if policy.include_shipping else order["shipping"])
-        per_point = policy.points_ssp_per_point
+        per_point = chunk.ssp_per_point(currency)
         ssp = (
             Decimal(points) * per_point
             if per_point is not None
-            else points_ssp(points=points, face_value=policy.point_face_value, expected_rate=rate)
+            else points_ssp(points=points, face_value=chunk.face(currency), expected_rate=rate)
         )
         v.value = allocate(price=price, goods_ssp=price, points_ssp=ssp)[1]
     elif basis in (AccountingPolicy.Purchase.COST_ACCRUAL, AccountingPolicy.NoSale.PROVISION):
         v.basis = Basis.PROVISION
-        v.unit_cost = policy.point_face_value * policy.reward_cost_ratio
+        v.unit_cost = chunk.unit_cost(currency)
         v.value = (v.unit_cost * points * rate).quantize(CENT)
     else:
         v.basis = Basis.EXPENSE
-        v.unit_cost = policy.point_face_value * policy.reward_cost_ratio
+        v.unit_cost = chunk.unit_cost(currency)
     return v
 
 
@@ -384,7 +400,7 @@ def _post_entry(entry: dict, moves, chunk: _Chunk, *, lots, orders, incoming) ->
                 currency=lot["value_currency"],
                 member_id=lot["account__member_id"],
                 issued_on=day,
-                unit_cost=chunk.policy.point_face_value * chunk.policy.reward_cost_ratio,
+                unit_cost=chunk.unit_cost(lot["value_currency"]),
             )
             chunk.valuations[lot_id] = v
             chunk.new.add(lot_id)
@@ -483,7 +499,7 @@ def _redemption_refund(entry, moves, chunk: _Chunk, lines: list[tuple], *, lots,
         points=lot["points"],
         remaining=lot["points"],
         value=sum(amounts.values(), Decimal("0.00")),
-        unit_cost=chunk.policy.point_face_value * chunk.policy.reward_cost_ratio,
+        unit_cost=chunk.unit_cost(currency),
         currency=currency,
         member_id=lot["account__member_id"],
         shop_id=None,

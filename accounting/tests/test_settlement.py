@@ -120,9 +120,9 @@ def test_settlement_csv_parses_back_to_the_totals(admin_client, book):
 
 def test_settlement_page_in_pinned_queries(admin_client, book, django_assert_num_queries):
     url = reverse("admin:accounting_settlement")
-    # session, user, the program (period), the program and the policy (selector), issued, honoured, the shops,
-    # the program (admin header)
-    with django_assert_num_queries(9):
+    # session, user, the program (period), the program, the policy and its face values per currency (selector),
+    # issued, honoured, the shops, the program (admin header)
+    with django_assert_num_queries(10):
         page = admin_client.get(url)
     assert page.status_code == 200
     assert "<svg" in page.text and "Café Partner" in page.text and "Program (own channel)" in page.text

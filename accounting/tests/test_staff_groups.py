@@ -10,11 +10,13 @@ from django.db import connection
 from members.tests.test_staff_groups import group_permissions, staff_user
 
 accounting_groups = importlib.import_module("accounting.migrations.0006_staff_groups")
+face_value_groups = importlib.import_module("accounting.migrations.0007_currency_face_values")
 
 
 def _grant():
     # A flushing (transactional) test elsewhere removes the groups' permissions: grant them again.
     accounting_groups.permissions_grant(global_apps, SimpleNamespace(connection=connection))
+    face_value_groups.permissions_grant(global_apps, SimpleNamespace(connection=connection))
 
 
 @pytest.mark.django_db
@@ -24,7 +26,11 @@ def test_accountants_keep_the_books_others_read_them_support_does_not_see_them()
     accountant = {p for p in group_permissions("Accountant") if p.startswith("accounting.")}
     assert "accounting.change_accountingpolicy" in accountant
     assert "accounting.change_accountingperiod" in accountant
-    assert not any(p.startswith(("accounting.add_", "accounting.delete_")) for p in accountant)
+    # The journal is the posting's alone; of the settings, only the face values per currency are rows to add.
+    assert {p for p in accountant if p.startswith(("accounting.add_", "accounting.delete_"))} == {
+        "accounting.add_currencyfacevalue",
+        "accounting.delete_currencyfacevalue",
+    }
     manager = {p for p in group_permissions("Program manager") if p.startswith("accounting.")}
     assert manager and all(p.startswith("accounting.view_") for p in manager)
     assert not any(p.startswith("accounting.") for p in group_permissions("Support agent"))
