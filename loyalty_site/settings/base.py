@@ -217,6 +217,8 @@ REST_FRAMEWORK = {
 # Requests per shop API key (integrations.api_auth.ApiKeyRateThrottle), counted in the cache above:
 # <count>/<period>, e.g. 600/min, 20/s, 10000/hour.
 API_RATE_LIMIT = env("API_RATE_LIMIT", default="600/min")
+# Requests per storefront widget key and shopper address (integrations/widget_auth.py).
+WIDGET_RATE_LIMIT = env("WIDGET_RATE_LIMIT", default="120/min")
 # Seconds each web process keeps the active earning rules and which shops have no webhook endpoints
 # (core.process_cache); a change made in another process applies within them. 0: read them on every use.
 CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=5.0)
