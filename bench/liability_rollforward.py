@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/liability_rollforward.py \
         --entries 1000000
 
-It works in its own scratch database, bench_acc (bench/common.py). Set-based (INSERT ... SELECT
+It works in its own scratch database, bench_acc unless --database names another (bench/common.py). Set-based (INSERT ... SELECT
 generate_series), spread over 24 months: N/2 lots of points given without a sale (a bonus: the policy's
 provision basis), each with its earn entry and movement, and N/2 redemptions, each taking part of one lot a
 month after it was earned. Then the journal:
@@ -257,9 +257,10 @@ def main() -> None:
     parser.add_argument("--post", choices=["service", "sql"], default="service")
     parser.add_argument("--check", action="store_true", help="first compare sql and service posting on 20,000")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database", default="bench_acc", help="scratch database (default bench_acc)")
     args = parser.parse_args()
 
-    setup_django("bench_acc")
+    setup_django(args.database)
     from django.db import connection
     from django.utils import timezone
 
