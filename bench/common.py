@@ -32,9 +32,10 @@ TABLES = [
 _given_url: str | None = None  # DATABASE_URL as the user gave it, for the command line we print
 
 
-def setup_django(database: str) -> None:
-    """Create `database` afresh on DATABASE_URL's PostgreSQL server, start Django on it with DEBUG off
-    (DEBUG keeps the SQL of the last 9,000 queries in memory), and migrate it."""
+def setup_django(database: str, *, reuse: bool = False) -> None:
+    """Create `database` afresh on DATABASE_URL's PostgreSQL server (`reuse`: keep it when it exists, with the
+    rows an earlier run left), start Django on it with DEBUG off (DEBUG keeps the SQL of the last 9,000 queries
+    in memory), and migrate it."""
     global _given_url
     import environ
     import psycopg
@@ -55,9 +56,11 @@ def setup_django(database: str) -> None:
 
     maintenance_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        # Afresh, so that nothing from an earlier run (rows, bloat, an index tried with --sql) skews this one.
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not (reuse and exists):
+            # Afresh, so that nothing from an earlier run (rows, bloat, an index tried with --sql) skews this one.
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
     os.environ["DJANGO_SETTINGS_MODULE"] = "loyalty_site.settings.local"

@@ -3,10 +3,10 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/liability_rollforward.py \
         --entries 1000000
 
-It works in its own scratch database, bench_acc unless --database names another (bench/common.py). Set-based (INSERT ... SELECT
-generate_series), spread over 24 months: N/2 lots of points given without a sale (a bonus: the policy's
-provision basis), each with its earn entry and movement, and N/2 redemptions, each taking part of one lot a
-month after it was earned. Then the journal:
+It works in its own scratch database, bench_acc unless --database names another (bench/common.py).
+Set-based (INSERT ... SELECT generate_series), spread over 24 months: N/2 lots of points given without a
+sale (a bonus: the policy's provision basis), each with its earn entry and movement, and N/2 redemptions,
+each taking part of one lot a month after it was earned. Then the journal:
 
 - `--post service` (default): accounting.services.posting.journal_post_pending posts every entry, as the
   periodic task does, and its throughput is printed;
@@ -16,7 +16,8 @@ month after it was earned. Then the journal:
   load (session_replication_role = replica); accounting_audit() checks the balance afterwards.
   `--check` first posts a small sample both ways and requires the same journal totals.
 
-Then VACUUM ANALYZE, and --runs timings of accounting.selectors.liability_rollforward(): from the period
+`--reuse` skips all that and times the ledger an earlier run left in the database. Then VACUUM ANALYZE, and
+--runs timings of accounting.selectors.liability_rollforward(): from the period
 totals alone (reconcile=False), and with the sum over the live lots' value it is reconciled with; each run,
 the medians, the reconciliation, accounting_audit() (which re-adds every journal line) and the command line.
 """
@@ -239,6 +240,34 @@ def post_service() -> float:
     return watch.seconds
 
 
+def pages_time(*, runs: int, entries: int) -> None:
+    """The roll-forward as staff open it: the admin page (chart and table, reconciled to the lots) and its CSV,
+    through Django's test client as a superuser, --runs times each."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from members.models import User
+
+    user = User.objects.filter(email="bench-admin@example.invalid").first() or User.objects.create_superuser(
+        "bench-admin@example.invalid", "bench-admin-password"
+    )
+    client = Client()
+    client.force_login(user)
+    for name in ("admin:accounting_rollforward", "admin:accounting_rollforward_csv"):
+        times = []
+        for _ in range(runs):
+            with Stopwatch() as watch:
+                response = client.get(reverse(name), HTTP_HOST="localhost")
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+            if response.status_code != 200:
+                sys.exit(f"FAILED: {name} answered {response.status_code}")
+            times.append(watch.seconds)
+        print(
+            f"{name} over {entries:,} ledger entries ({len(body):,} bytes): median {statistics.median(times):.3f} s, "
+            f"min {min(times):.3f} s, max {max(times):.3f} s"
+        )
+
+
 def journal_totals() -> list:
     from django.db.models import Sum
 
@@ -251,20 +280,9 @@ def journal_totals() -> list:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--entries", type=int, default=1_000_000, help="ledger entries (default 1,000,000)")
-    parser.add_argument("--post", choices=["service", "sql"], default="service")
-    parser.add_argument("--check", action="store_true", help="first compare sql and service posting on 20,000")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--database", default="bench_acc", help="scratch database (default bench_acc)")
-    args = parser.parse_args()
-
-    setup_django(args.database)
-    from django.db import connection
+def seed_and_post(args) -> None:
+    """The ledger of --entries entries and its journal, posted as --post says (after --check, if asked)."""
     from django.utils import timezone
-
-    from accounting.selectors import accounting_audit, liability_rollforward
 
     now = timezone.now().replace(microsecond=0)
     set_policy()
@@ -292,11 +310,36 @@ def main() -> None:
         with Stopwatch() as watch:
             post_sql()
         print(f"journal written set-based in {watch.seconds:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=1_000_000, help="ledger entries (default 1,000,000)")
+    parser.add_argument("--post", choices=["service", "sql"], default="service")
+    parser.add_argument("--check", action="store_true", help="first compare sql and service posting on 20,000")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database", default="bench_acc", help="scratch database (default bench_acc)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the ledger an earlier run left in the database (no seeding)"
+    )
+    args = parser.parse_args()
+
+    setup_django(args.database, reuse=args.reuse)
+    from django.db import connection
+
+    from accounting.selectors import accounting_audit, liability_rollforward
+
+    if args.reuse:
+        print("reusing the ledger and journal an earlier run left (--entries is not used)")
+    else:
+        seed_and_post(args)
     with connection.cursor() as cursor:
         for table in TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
         cursor.execute("SELECT COUNT(*) FROM accounting_journalline")
         lines = cursor.fetchone()[0]
+        cursor.execute("SELECT COUNT(*) FROM rewards_pointentry")
+        entries = cursor.fetchone()[0]
     print(f"journal lines: {lines:,}")
 
     for reconcile in (False, True):
@@ -308,9 +351,10 @@ def main() -> None:
             times.append(watch.seconds)
             print(f"  run {run + 1} ({label}): {watch.seconds:.3f} s ({len(report.rows)} periods)")
         print(
-            f"roll-forward {label}, {args.entries:,} ledger entries ({lines:,} journal lines): "
+            f"roll-forward {label}, {entries:,} ledger entries ({lines:,} journal lines): "
             f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, max {max(times):.3f} s"
         )
+    pages_time(runs=args.runs, entries=entries)
     last = report.rows[-1]
     print(
         f"closing {last.period:%Y-%m}: journal {report.journal_closing.get('EUR')} EUR, lots "
