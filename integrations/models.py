@@ -273,7 +273,8 @@ class Order(BaseModel):
         UNMATCHED = "unmatched", _("Unmatched (customer unknown)")
         CANCELLED = "cancelled", _("Cancelled")
 
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: order_shop_external_id_unique (shop, external_id) serves every lookup by shop.
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="orders", db_index=False)
     external_id = models.CharField(max_length=EXTERNAL_ID_MAX, help_text=_("The shop's own order id."))
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     member_external_id = models.CharField(

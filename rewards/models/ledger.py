@@ -202,7 +202,8 @@ class PointEntry(BaseModel):
         STAFF = "staff", _("Staff")
         SYSTEM = "system", _("System")
 
-    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: entry_account_history_idx (account, created_at) serves every lookup by account.
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     available_change = models.IntegerField(default=0)
     pending_change = models.IntegerField(default=0)
