@@ -43,7 +43,6 @@ from rewards.models import EarningRule, EventRule
 BREAKDOWN_VERSION = 1
 ZERO = Decimal(0)
 ONE = Decimal(1)
-NO_FRACTION, ONE_FRACTION = Fraction(0), Fraction(1)  # made once: building a fraction is not cheap
 Kind = EarningRule.Kind
 Scope = EarningRule.Scope
 
@@ -244,11 +243,13 @@ def _names_of(values: tuple) -> frozenset[str]:
     return frozenset(_norm(v) for v in values if _norm(v))
 
 
-def _matches(rule, line: OrderLine) -> bool:
+def _matching(rule, keys: Sequence[tuple[str, str]]) -> list[int]:
+    """The lines a rule picks (by index), given each line's normalised (sku, category)."""
     skus, categories = _names(rule.skus), _names(rule.categories)
     if not skus and not categories:
-        return rule.kind != Kind.EXCLUSION  # an exclusion must name what it excludes; it never excludes all
-    return _norm(line.sku) in skus or _norm(line.category) in categories
+        # An exclusion must name what it excludes; it never excludes all.
+        return [] if rule.kind == Kind.EXCLUSION else list(range(len(keys)))
+    return [i for i, (sku, category) in enumerate(keys) if sku in skus or category in categories]
 
 
 def _in_window(rule, at: dt.datetime) -> bool:
@@ -268,14 +269,25 @@ def _exact(value) -> Fraction:
     return Fraction(Decimal(value))
 
 
-def _to_points(value: Fraction, rounding: str) -> int:
-    """Whole points with a Program.Rounding mode, as core.money.points_round does for Decimals."""
+def _ratio(value) -> tuple[int, int]:
+    """_exact(value) as (numerator, denominator) in lowest terms, the denominator positive (the numbers a
+    fraction of it holds): the rules' arithmetic below works on whole numbers over a common denominator, which
+    gives the fractions' results without making a fraction per step."""
+    return Decimal(value).as_integer_ratio()
+
+
+def _points_of(numerator: int, denominator: int, rounding: str) -> int:
+    """Whole points for numerator / denominator (the denominator positive) with a Program.Rounding mode, as
+    core.money.points_round does for Decimals: floor, ceiling, or halves away from zero (floor(x + 1/2) is
+    (2n + d) // 2d)."""
     if rounding == "down":
-        return math.floor(value)
+        return numerator // denominator
     if rounding == "up":
-        return math.ceil(value)
+        return -(-numerator // denominator)
     if rounding == "half_up":  # halves away from zero, like ROUND_HALF_UP
-        return math.floor(value + Fraction(1, 2)) if value >= 0 else -math.floor(-value + Fraction(1, 2))
+        if numerator >= 0:
+            return (2 * numerator + denominator) // (2 * denominator)
+        return -((denominator - 2 * numerator) // (2 * denominator))
     raise ValueError(f"unknown rounding {rounding!r}")
 
 
@@ -283,7 +295,7 @@ def _money(value: Fraction) -> Decimal:
     return money_round(Decimal(value.numerator) / Decimal(value.denominator))
 
 
-def _allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
+def _allocate(total: int, weights: Sequence[Fraction | int]) -> list[int]:
     """Share whole `total` in proportion to `weights` (largest remainder; ties to the earlier line).
 
     Each share is within 1 of its exact proportion, and the shares add up to `total` exactly."""
@@ -295,10 +307,14 @@ def _allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
         return [total]  # one line takes it all, whatever its weight
     sign, size = (1 if total > 0 else -1), abs(total)
     # In whole numbers over a common denominator (exact, and far cheaper than fractions): line i's exact share
-    # is size x w[i] / whole, its floor the quotient and its fraction part remainder / whole.
-    fractions = [abs(x if type(x) is Fraction else Fraction(x)) for x in weights]
-    denominator = math.lcm(*(x.denominator for x in fractions))
-    w = [x.numerator * (denominator // x.denominator) for x in fractions]
+    # is size x w[i] / whole, its floor the quotient and its fraction part remainder / whole. Whole numbers
+    # are their own numerators (the denominator 1); any common denominator gives the same shares.
+    if all(type(x) is int for x in weights):
+        w = [abs(x) for x in weights]
+    else:
+        fractions = [abs(x if type(x) is Fraction else Fraction(x)) for x in weights]
+        denominator = math.lcm(*(x.denominator for x in fractions))
+        w = [x.numerator * (denominator // x.denominator) for x in fractions]
     whole = sum(w)
     if whole == 0:
         w, whole = [1] * len(w), len(w)
@@ -308,41 +324,61 @@ def _allocate(total: int, weights: Sequence[Fraction]) -> list[int]:
         shares.append(share)
         remainders.append(remainder)
     left = size - sum(shares)
-    for i in sorted(range(len(w)), key=lambda i: (-remainders[i], i))[:left]:
-        shares[i] += 1
+    if left:
+        for i in sorted(range(len(w)), key=lambda i: (-remainders[i], i))[:left]:
+            shares[i] += 1
     return [sign * s for s in shares]
 
 
-def _order_amount(order: OrderInput, rule) -> Fraction:
-    """The order's worth as this rule counts it (never below zero)."""
-    amount = _exact(order.total)
-    if not rule.include_tax:
-        amount -= _exact(order.tax)
-    if not rule.include_shipping:
-        amount -= _exact(order.shipping)
-    if not rule.subtract_discounts:
-        amount += _exact(order.discount)
-    return max(amount, NO_FRACTION)
-
-
-def _line_weights(lines: Sequence[OrderLine]) -> list[Fraction]:
-    """How the order's amount is shared among its lines: by line total, else by quantity, else evenly."""
-    for weights in (
-        [max(_exact(x.total), NO_FRACTION) for x in lines],
-        [max(_exact(x.quantity), NO_FRACTION) for x in lines],
+def _order_amount(order: OrderInput, rule) -> tuple[int, int]:
+    """The order's worth as this rule counts it (never below zero), as (numerator, denominator)."""
+    terms = [_ratio(order.total)]
+    for counts, value, sign in (
+        (rule.include_tax, order.tax, -1),
+        (rule.include_shipping, order.shipping, -1),
+        (rule.subtract_discounts, order.discount, 1),
     ):
+        if not counts:
+            n, d = _ratio(value)
+            terms.append((sign * n, d))
+    numerators, denominator = _in_whole_numbers(terms)
+    return max(sum(numerators), 0), denominator
+
+
+def _less(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """a < b for (numerator, denominator) pairs with positive denominators."""
+    return a[0] * b[1] < b[0] * a[1]
+
+
+def _in_whole_numbers(ratios: Sequence[tuple[int, int]]) -> tuple[list[int], int]:
+    """Numbers given as (numerator, denominator) as whole numbers over their least common denominator."""
+    denominator = math.lcm(*(d for _, d in ratios))
+    return [n * (denominator // d) for n, d in ratios], denominator
+
+
+def _line_weights(lines: Sequence[OrderLine]) -> list[int]:
+    """How the order's amount is shared among its lines: by line total, else by quantity, else evenly. As whole
+    numbers over a common denominator: only their proportions count."""
+    for values in ([x.total for x in lines], [x.quantity for x in lines]):
+        weights = [max(w, 0) for w in _in_whole_numbers([_ratio(v) for v in values])[0]]
         if sum(weights) > 0:
             return weights
-    return [ONE_FRACTION] * len(lines)
+    return [1] * len(lines)
 
 
-def _round_rule(rule, raw: dict[int, Fraction]) -> dict[int, int]:
-    """Whole points per line from the exact ones: each line rounded, or the sum rounded once and shared."""
+def _round_rule(rule, matched: list[int], numerators: list[int], denominator: int) -> dict[int, int]:
+    """Whole points per line from the exact ones (line matched[k] earns numerators[k] / denominator, the
+    denominator positive): each line rounded, or the sum rounded once and shared."""
     if rule.scope == Scope.LINE:
-        return {i: _to_points(r, rule.rounding) for i, r in raw.items()}
-    whole = _to_points(sum(raw.values(), NO_FRACTION), rule.rounding)
-    indexes = list(raw)
-    return dict(zip(indexes, _allocate(whole, [raw[i] for i in indexes]), strict=True))
+        return {i: _points_of(x, denominator, rule.rounding) for i, x in zip(matched, numerators, strict=True)}
+    whole = _points_of(sum(numerators), denominator, rule.rounding)
+    return dict(zip(matched, _allocate(whole, numerators), strict=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(value) -> str:
+    """str(value), remembered: a rule's public id is written into every order's breakdown."""
+    return str(value)
 
 
 def evaluate_order(
@@ -371,36 +407,36 @@ def evaluate_order(
     # An order without lines is one line standing for the whole order; its points stay "unallocated".
     lines = real_lines or (OrderLine("", "", "", ZERO, ZERO, Decimal(order.subtotal)),)
     n = len(lines)
-    weights = _line_weights(lines)
-    weight_sum = sum(weights, NO_FRACTION)
+    weights = _line_weights(lines)  # whole numbers: line i's share of the order is weights[i] / weight_sum
+    weight_sum = sum(weights)
 
+    keys = [(_norm(line.sku), _norm(line.category)) for line in lines]  # what rules match lines by
     excluded: dict[int, Any] = {}
     for rule in applicable:
-        if rule.kind == Kind.EXCLUSION:
-            for i, line in enumerate(real_lines):
-                if i not in excluded and _matches(rule, line):
-                    excluded[i] = rule
+        if rule.kind == Kind.EXCLUSION and real_lines:
+            for i in _matching(rule, keys):
+                excluded.setdefault(i, rule)
 
     # Which rule applies to which lines: priority order, stop_after, minimum order value.
-    selected: list[tuple[Any, list[int], Fraction]] = []  # (rule, lines, the order's amount as it counts)
+    selected: list[tuple[Any, list[int], tuple[int, int]]] = []  # (rule, lines, the order's amount as it counts)
     stopped: set[int] = set()
-    amounts: dict[tuple, Fraction] = {}  # rules counting the order alike share one computation
+    amounts: dict[tuple, tuple[int, int]] = {}  # rules counting the order alike share one computation
     for rule in applicable:
         if rule.kind == Kind.EXCLUSION:
             continue
         counting = (bool(rule.include_tax), bool(rule.include_shipping), bool(rule.subtract_discounts))
         if (amount := amounts.get(counting)) is None:
             amount = amounts[counting] = _order_amount(order, rule)
-        if rule.minimum_order_value is not None and amount < _exact(rule.minimum_order_value):
+        if rule.minimum_order_value is not None and _less(amount, _ratio(rule.minimum_order_value)):
             notes.append(
                 Note(
                     "below_minimum",
                     f"{rule.name}: the order is under the minimum of {rule.minimum_order_value} {currency}.",
-                    str(rule.public_id),
+                    _text(rule.public_id),
                 )
             )
             continue
-        matched = [i for i, line in enumerate(lines) if i not in excluded and i not in stopped and _matches(rule, line)]
+        matched = [i for i in _matching(rule, keys) if i not in excluded and i not in stopped]
         if not matched:
             continue
         selected.append((rule, matched, amount))
@@ -413,12 +449,13 @@ def evaluate_order(
 
     def record(rule, points: dict[int, int], amount: Fraction | None = None) -> None:
         source = getattr(rule, "source", "rule")  # a campaign's bonus rule says "campaign"
+        ref = _text(rule.public_id)
         for i, p in points.items():
-            per_line[i].append(Contribution(source, str(rule.public_id), rule.name, rule.kind, p))
+            per_line[i].append(Contribution(source, ref, rule.name, rule.kind, p))
         summaries.append(
             RuleSummary(
                 source,
-                str(rule.public_id),
+                ref,
                 rule.name,
                 rule.kind,
                 sum(points.values()),
@@ -427,22 +464,31 @@ def evaluate_order(
             )
         )
 
+    # Exact arithmetic in whole numbers: each rule's points for its lines as numerators over one positive
+    # denominator, rounded by integer division (the same numbers as with fractions, without one per step).
     for rule, matched, amount in selected:
         if rule.kind == Kind.BASE_RATE:
-            # Exact fractions: factored out of the per-line products, the same numbers with fewer operations.
-            per_weight = amount / weight_sum
-            points_per_weight = per_weight * _exact(rule.points) / _exact(rule.amount)
-            points = _round_rule(rule, {i: points_per_weight * weights[i] for i in matched})
+            # Line i earns amount x (weights[i] / weight_sum) x points / rule amount.
+            (an, ad), (pn, pd), (rn, rd) = amount, _ratio(rule.points), _ratio(rule.amount)
+            scale, denominator = an * pn * rd, ad * pd * rn * weight_sum
+            if denominator == 0:
+                raise ZeroDivisionError(f"a base rate per {rule.amount} {currency}")
+            if denominator < 0:
+                scale, denominator = -scale, -denominator
+            points = _round_rule(rule, matched, [scale * weights[i] for i in matched], denominator)
             for i, p in points.items():
                 base[i] += p
-            record(rule, points, amount=per_weight * sum((weights[i] for i in matched), NO_FRACTION))
+            share = sum(weights[i] for i in matched)
+            record(rule, points, amount=Fraction(an * share, ad * weight_sum))
     for rule, matched, _amount in selected:
         if rule.kind == Kind.FIXED:
-            record(rule, _round_rule(rule, {i: _exact(lines[i].quantity) * _exact(rule.points) for i in matched}))
+            pn, pd = _ratio(rule.points)
+            quantities, denominator = _in_whole_numbers([_ratio(lines[i].quantity) for i in matched])
+            record(rule, _round_rule(rule, matched, [q * pn for q in quantities], denominator * pd))
     for rule, matched, _amount in selected:
         if rule.kind == Kind.MULTIPLIER:
-            factor = _exact(rule.multiplier) - 1
-            record(rule, _round_rule(rule, {i: base[i] * factor for i in matched}))
+            mn, md = _ratio(rule.multiplier)  # adds (multiplier - 1) x the line's base-rate points
+            record(rule, _round_rule(rule, matched, [base[i] * (mn - md) for i in matched], md))
 
     points = [sum(c.points for c in contributions) for contributions in per_line]
     for i, p in enumerate(points):
@@ -457,8 +503,9 @@ def evaluate_order(
     multiplier_summaries = []
     for m in outside:
         factor = Decimal(m.factor)
-        extra = _to_points(sum(points) * (_exact(factor) - 1), m.rounding)
-        shares = _allocate(extra, [Fraction(p) for p in points]) if sum(points) else [0] * n
+        fn, fd = _ratio(factor)
+        extra = _points_of(sum(points) * (fn - fd), fd, m.rounding)
+        shares = _allocate(extra, points) if sum(points) else [0] * n
         for i, share in enumerate(shares):
             if points[i] or share:
                 per_line[i].append(Contribution(m.source, m.ref, m.name, "multiplier", share))

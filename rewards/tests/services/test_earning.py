@@ -3,7 +3,9 @@
 import datetime as dt
 import importlib
 import json
+import math
 from decimal import Decimal as D
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +23,8 @@ from rewards.services.earning import (
     Multiplier,
     OrderInput,
     OrderLine,
+    _allocate,
+    _points_of,
     evaluate_order,
     event_period_start,
     points_to_reverse,
@@ -550,3 +554,43 @@ def test_the_database_refuses_impossible_rules(model, fields, constraint):
     with pytest.raises(IntegrityError) as info, transaction.atomic():
         model.objects.create(**{**defaults, **fields})
     assert constraint in str(info.value)
+
+
+# --- the whole-number arithmetic (exactly what fractions would give) ------------------------------------
+
+
+def _rounded(value: Fraction, rounding: str) -> int:
+    """A fraction rounded to whole points by the definition: floor, ceiling, halves away from zero."""
+    if rounding == "down":
+        return math.floor(value)
+    if rounding == "up":
+        return math.ceil(value)
+    return math.floor(value + Fraction(1, 2)) if value >= 0 else -math.floor(-value + Fraction(1, 2))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(-(10**30), 10**30), st.integers(1, 10**12), st.sampled_from(["down", "half_up", "up"]))
+def test_property_whole_number_rounding_is_the_fractions_rounding(numerator, denominator, rounding):
+    assert _points_of(numerator, denominator, rounding) == _rounded(Fraction(numerator, denominator), rounding)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(-(10**6), 10**6),
+    st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=6),
+    st.integers(1, 10**9),
+)
+def test_property_sharing_by_whole_numbers_is_sharing_by_their_fractions(total, numerators, denominator):
+    shares = _allocate(total, numerators)
+    assert shares == _allocate(total, [Fraction(x, denominator) for x in numerators])
+    assert sum(shares) == total
+
+
+def test_a_base_rate_in_thousandths_on_fractional_quantities_rounds_once_per_order():
+    # 1 point per 0.003 on 10.02: exactly 3340, shared 3336.67 / 3.33 (largest remainder); 3.3 points per unit
+    # on 1.75 units: 5.775, rounded up once.
+    lines = (line("A", "10.01", quantity="0.5"), line("B", "0.01", quantity="1.25"))
+    result = evaluate(order(*lines), rule(points=D("1"), amount=D("0.003"), rounding="half_up"))
+    assert result.points == 3340 and line_points(result) == [3337, 3]
+    fixed = evaluate(order(*lines), rule(kind=Kind.FIXED, points=D("3.3"), rounding="up"))
+    assert fixed.points == 6 and sum(line_points(fixed)) == 6
