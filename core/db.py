@@ -24,17 +24,32 @@ def sql_value(value):
     return value
 
 
-def sql_update_from_values(table: str, *, columns: list[str], rows: list[tuple], set_sql: str, params=()) -> int:
+def sql_update_from_values(
+    table: str, *, columns: list[str], rows: list[tuple], set_sql: str, params=(), types: list[str] | None = None
+) -> int:
     """Update many rows of `table`, each with its own values, in one statement:
     `WITH v (id, <columns>) AS (VALUES ...) UPDATE <table> AS t SET <set_sql> FROM v WHERE t.id = v.id`.
     Each row is (id, *values); `set_sql` names the old row `t` and the new values `v` (e.g.
-    "points = t.points + v.points") and may take `params`. PostgreSQL, and SQLite from 3.33. Returns rows updated."""
+    "points = t.points + v.points") and may take `params`. PostgreSQL, and SQLite from 3.33. Returns rows updated.
+    With `types` (the PostgreSQL types of id and each column), on PostgreSQL the values travel as one array per
+    column (`unnest`): a few parameters instead of one per value, which psycopg splits and quotes one by one."""
     if not rows:
         return 0
-    row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    names = ", ".join(columns)
     with connection.cursor() as cursor:
+        if types is not None and connection.vendor == "postgresql":
+            if len(types) != len(columns) + 1:
+                raise ValueError("give a type for id and for each column")
+            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            cursor.execute(
+                f"WITH v (id, {names}) AS (SELECT * FROM unnest({arrays})) "
+                f"UPDATE {table} AS t SET {set_sql} FROM v WHERE t.id = v.id",
+                [list(column) for column in zip(*rows, strict=True)] + list(params),
+            )
+            return cursor.rowcount
+        row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
         cursor.execute(
-            f"WITH v (id, {', '.join(columns)}) AS (VALUES {', '.join([row_sql] * len(rows))}) "
+            f"WITH v (id, {names}) AS (VALUES {', '.join([row_sql] * len(rows))}) "
             f"UPDATE {table} AS t SET {set_sql} FROM v WHERE t.id = v.id",
             [value for row in rows for value in row] + list(params),
         )

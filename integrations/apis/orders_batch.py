@@ -26,7 +26,7 @@ from integrations.apis.orders import (
     _order_result,
 )
 from integrations.schema import ErrorDetailSerializer, error_response
-from integrations.services.orders_batch import ORDERS_BATCH_MAX, duplicate_external_ids, orders_record_batch
+from integrations.services.orders_batch import ORDERS_BATCH_MAX, duplicate_external_ids, gc_paused, orders_record_batch
 
 VALIDATION_MESSAGE = "The request is not valid."  # as core.api.exception_handler words a serializer's errors
 
@@ -164,39 +164,43 @@ class OrderBatchApi(ShopAPIView):
         counts = Counter(eid for eid in map(_external_id, bodies) if eid)
         if repeated := sorted(eid for eid, n in counts.items() if n > 1):
             raise duplicate_external_ids(repeated)
+        with gc_paused():  # the validated orders, their records and the answer: see gc_paused
+            return Response(_batch_json(_record(request, bodies)))
 
-        results: list[dict] = [{}] * len(bodies)
-        valid: list[tuple[int, dict]] = []
-        for i, (body, (data, errors)) in enumerate(zip(bodies, _orders_validate(bodies), strict=True)):
-            if errors is None:
-                valid.append((i, data))
-            else:
-                error = _error("validation_error", VALIDATION_MESSAGE, errors)
-                results[i] = {
-                    "index": i,
-                    "external_id": _external_id(body),
-                    "status": 400,
-                    "order": None,
-                    "error": error,
-                }
-        recorded = orders_record_batch(shop=request.auth.shop, orders=[data for _, data in valid])
-        for (i, _), result in zip(valid, recorded, strict=True):
-            error = result.error
+
+def _record(request, bodies: list) -> dict:
+    """Validate and record the batch's orders: OrderBatchOutputSerializer's data, before its representation."""
+    results: list[dict] = [{}] * len(bodies)
+    valid: list[tuple[int, dict]] = []
+    for i, (body, (data, errors)) in enumerate(zip(bodies, _orders_validate(bodies), strict=True)):
+        if errors is None:
+            valid.append((i, data))
+        else:
+            error = _error("validation_error", VALIDATION_MESSAGE, errors)
             results[i] = {
                 "index": i,
-                "external_id": result.external_id,
-                "status": result.status,
-                "order": _order_result(result.order) if result.order is not None else None,
-                "error": None if error is None else _error(error.code, error.message, error.extra),
+                "external_id": _external_id(body),
+                "status": 400,
+                "order": None,
+                "error": error,
             }
-        statuses = Counter(result["status"] for result in results)
-        payload = {
-            "results": results,
-            "created": statuses[201],
-            "replayed": statuses[200],
-            "failed": len(results) - statuses[201] - statuses[200],
+    recorded = orders_record_batch(shop=request.auth.shop, orders=[data for _, data in valid])
+    for (i, _), result in zip(valid, recorded, strict=True):
+        error = result.error
+        results[i] = {
+            "index": i,
+            "external_id": result.external_id,
+            "status": result.status,
+            "order": _order_result(result.order) if result.order is not None else None,
+            "error": None if error is None else _error(error.code, error.message, error.extra),
         }
-        return Response(_batch_json(payload))
+    statuses = Counter(result["status"] for result in results)
+    return {
+        "results": results,
+        "created": statuses[201],
+        "replayed": statuses[200],
+        "failed": len(results) - statuses[201] - statuses[200],
+    }
 
 
 def _batch_json(payload: dict) -> dict:

@@ -1114,6 +1114,40 @@ def _earn_set_based(
     program = program_get()
     now = timezone.now()
     expires_at = lot_expires_at(program=program, earned_at=now)
+    if connection.vendor == "postgresql":
+        new_lots, new_entries = _earn_insert_pg(fresh, program=program, now=now, expires_at=expires_at)
+    else:
+        new_lots, new_entries = _earn_insert_orm(fresh, program=program, now=now, expires_at=expires_at)
+    totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
+    for entry in new_entries:
+        total = totals.setdefault(entry.account_id, [0, 0, 0])
+        total[0] += entry.available_change
+        total[1] += entry.pending_change
+        total[2] += entry.available_change + entry.pending_change
+    sql_update_from_values(
+        PointsAccount._meta.db_table,
+        columns=["available", "pending", "earned"],
+        types=["bigint", "integer", "integer", "integer"],
+        rows=[(pk, *total) for pk, total in totals.items()],
+        set_sql="available = t.available + v.available, pending = t.pending + v.pending, "
+        "lifetime_earned = t.lifetime_earned + v.earned, last_activity_at = %s, updated_at = %s",
+        params=[sql_value(now), sql_value(now)],
+    )
+    at = {name: 1 + _BALANCES.index(name) for name in ("available", "pending", "lifetime_earned")}
+    for pk, (available, pending, earned) in totals.items():
+        row = balances[pk]
+        row[at["available"]] += available
+        row[at["pending"]] += pending
+        row[at["lifetime_earned"]] += earned
+    for (i, _), entry, lot in zip(fresh, new_entries, new_lots, strict=True):
+        entries[i] = entry
+        lots[i] = lot
+
+
+def _earn_insert_orm(
+    fresh: list[tuple[int, Earning]], *, program: Program, now: dt.datetime, expires_at: dt.datetime | None
+) -> tuple[list[PointLot], list[PointEntry]]:
+    """The lots, entries and movements of _earn_set_based, inserted from model instances (any database)."""
     new_lots, new_entries = [], []
     for _, item in fresh:
         lot = _lot_unsaved(
@@ -1149,26 +1183,139 @@ def _earn_set_based(
             for e, lot in zip(new_entries, new_lots, strict=True)
         ]
     )
-    totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
-    for entry in new_entries:
-        total = totals.setdefault(entry.account_id, [0, 0, 0])
-        total[0] += entry.available_change
-        total[1] += entry.pending_change
-        total[2] += entry.available_change + entry.pending_change
-    sql_update_from_values(
-        PointsAccount._meta.db_table,
-        columns=["available", "pending", "earned"],
-        rows=[(pk, *total) for pk, total in totals.items()],
-        set_sql="available = t.available + v.available, pending = t.pending + v.pending, "
-        "lifetime_earned = t.lifetime_earned + v.earned, last_activity_at = %s, updated_at = %s",
-        params=[sql_value(now), sql_value(now)],
-    )
-    at = {name: 1 + _BALANCES.index(name) for name in ("available", "pending", "lifetime_earned")}
-    for pk, (available, pending, earned) in totals.items():
-        row = balances[pk]
-        row[at["available"]] += available
-        row[at["pending"]] += pending
-        row[at["lifetime_earned"]] += earned
-    for (i, _), entry, lot in zip(fresh, new_entries, new_lots, strict=True):
-        entries[i] = entry
-        lots[i] = lot
+    return new_lots, new_entries
+
+
+# One array per column (unnest): the values that differ from earning to earning; the others are parameters.
+_EARN_ARRAYS = {
+    "lot_uid": "uuid",
+    "entry_uid": "uuid",
+    "account_id": "bigint",
+    "points": "integer",
+    "state": "text",
+    "source": "text",
+    "source_ref": "text",
+    "available_at": "timestamptz",
+    "value": "numeric",
+    "actor_kind": "text",
+    "actor_user_id": "bigint",
+    "actor_ref": "text",
+    "idempotency_key": "text",
+    "reason": "text",
+    "available_change": "integer",
+    "pending_change": "integer",
+}
+_EARN_SQL = (
+    "WITH v AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS v ({columns}, n)), "
+    "l AS (INSERT INTO rewards_pointlot (public_id, created_at, updated_at, account_id, points, remaining, "
+    "reversed_points, state, source, source_ref, earned_at, available_at, expires_at, value, value_currency) "
+    "SELECT lot_uid, %s, %s, account_id, points, points, 0, state, source, source_ref, %s, available_at, %s, "
+    "value, %s FROM v ORDER BY n RETURNING id, public_id), "
+    "e AS (INSERT INTO rewards_pointentry (public_id, created_at, account_id, kind, available_change, "
+    "pending_change, debt_change, reason, actor_kind, actor_user_id, actor_ref, idempotency_key, details) "
+    "SELECT entry_uid, %s, account_id, %s, available_change, pending_change, 0, reason, actor_kind, "
+    "actor_user_id, actor_ref, idempotency_key, jsonb_build_object('requested', points, 'lot', lot_uid::text) "
+    "FROM v ORDER BY n RETURNING id, public_id), "
+    "j AS (SELECT v.n, v.available_change, v.pending_change, l.id AS lot_id, e.id AS entry_id "
+    "FROM v JOIN l ON l.public_id = v.lot_uid JOIN e ON e.public_id = v.entry_uid), "
+    "m AS (INSERT INTO rewards_pointmovement (entry_id, lot_id, available_change, pending_change) "
+    "SELECT entry_id, lot_id, available_change, pending_change FROM j ORDER BY n) "
+    "SELECT lot_id, entry_id FROM j ORDER BY n"
+).format(
+    arrays=", ".join(f"%s::{t}[]" for t in _EARN_ARRAYS.values()),
+    columns=", ".join(_EARN_ARRAYS),
+)
+
+
+def _earn_insert_pg(
+    fresh: list[tuple[int, Earning]], *, program: Program, now: dt.datetime, expires_at: dt.datetime | None
+) -> tuple[list[PointLot], list[PointEntry]]:
+    """_earn_insert_orm's rows in one statement on PostgreSQL: the values travel as one array per column and
+    the lots, entries and movements are inserted by data-modifying CTEs (the entry's details built in SQL), so
+    no model instance is prepared for saving, no movement is made at all, and there are a dozen parameters
+    instead of thousands. The lots and entries it returns are as _earn_insert_orm leaves them (created_at is
+    `now` here)."""
+    columns: dict[str, list] = {name: [] for name in _EARN_ARRAYS}
+    for _, item in fresh:
+        pending = item.available_at is not None and item.available_at > now
+        row = (
+            uuid.uuid4(),
+            uuid.uuid4(),
+            item.account.pk,
+            item.points,
+            State.PENDING.value if pending else State.AVAILABLE.value,
+            str(item.source),
+            item.source_ref,
+            item.available_at if pending else now,
+            item.value,
+            str(item.actor.kind),
+            item.actor.user.pk if item.actor.user is not None else None,
+            item.actor.ref,
+            item.idempotency_key,
+            item.reason,
+            0 if pending else item.points,
+            item.points if pending else 0,
+        )
+        for values, value in zip(columns.values(), row, strict=True):
+            values.append(value)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EARN_SQL,
+            [*columns.values(), now, now, now, expires_at, program.currency, now, Kind.EARN.value],
+        )
+        ids = cursor.fetchall()
+    new_lots, new_entries = [], []
+    for k, ((_, item), (lot_id, entry_id)) in enumerate(zip(fresh, ids, strict=True)):
+        lot = _loaded(
+            PointLot,
+            id=lot_id,
+            public_id=columns["lot_uid"][k],
+            created_at=now,
+            account_id=item.account.pk,
+            points=item.points,
+            remaining=item.points,
+            reversed_points=0,
+            state=State.PENDING if columns["pending_change"][k] else State.AVAILABLE,
+            source=item.source,
+            source_ref=item.source_ref,
+            earned_at=now,
+            available_at=columns["available_at"][k],
+            expires_at=expires_at,
+            value=item.value,
+            value_currency=program.currency,
+            updated_at=now,
+        )
+        entry = _loaded(
+            PointEntry,
+            id=entry_id,
+            public_id=columns["entry_uid"][k],
+            created_at=now,
+            account_id=item.account.pk,
+            kind=Kind.EARN,
+            available_change=columns["available_change"][k],
+            pending_change=columns["pending_change"][k],
+            debt_change=0,
+            reason=item.reason,
+            actor_kind=item.actor.kind,
+            actor_user_id=columns["actor_user_id"][k],
+            actor_ref=item.actor.ref,
+            idempotency_key=item.idempotency_key,
+            details={"requested": item.points, "lot": str(columns["lot_uid"][k])},
+        )
+        _LOT_ACCOUNT.set_cached_value(lot, item.account)
+        _ENTRY_ACCOUNT.set_cached_value(entry, item.account)
+        _ENTRY_ACTOR_USER.set_cached_value(entry, item.actor.user)
+        new_lots.append(lot)
+        new_entries.append(entry)
+    return new_lots, new_entries
+
+
+_LOT_ACCOUNT = PointLot._meta.get_field("account")
+_ENTRY_ACCOUNT = PointEntry._meta.get_field("account")
+_ENTRY_ACTOR_USER = PointEntry._meta.get_field("actor_user")
+
+
+def _loaded(model, **values):
+    """An instance of `model` with these values for all its columns (by attname), as one read from the database
+    is made (positional, without the keyword checks and related-object setters of a new instance)."""
+    return model.from_db(connection.alias, None, [values[f.attname] for f in model._meta.concrete_fields])
