@@ -140,16 +140,21 @@ def _json_value_of(field):
     return to_json
 
 
-def sql_insert_parts(obj) -> tuple[str, list]:
-    """`INSERT INTO <table> (<columns>) VALUES (<placeholders>)` and its parameters for one unsaved instance
-    with no pk yet, as save() would write it (pre_save fills auto_now fields), for composing one statement
-    out of several inserts. After running it, sql_inserted() gives the instance its pk."""
+def sql_insert_parts(obj, *, sql_for: dict[str, str] | None = None) -> tuple[str, list]:
+    """`INSERT INTO <table> (<columns>) VALUES (<placeholders>)` and its parameters for one unsaved instance,
+    as save() would write it (pre_save fills auto_now fields), for composing one statement out of several
+    inserts. The pk is left to the database unless the instance has one already. `sql_for` maps a field's
+    attname to an SQL expression written in place of its value (no parameter). After running it,
+    sql_inserted() gives the instance its pk."""
     opts = obj._meta
-    fields = [f for f in opts.concrete_fields if not f.generated and f is not opts.pk]
+    fields = [
+        f for f in opts.concrete_fields if not f.generated and not (f is opts.pk and getattr(obj, f.attname) is None)
+    ]
     obj._prepare_related_fields_for_save(operation_name="save")
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql_for = sql_for or {}
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields if f.attname not in sql_for]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
+    placeholders = ", ".join(sql_for.get(f.attname, "%s") for f in fields)
     return f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({columns}) VALUES ({placeholders})", params
 
 
@@ -160,10 +165,36 @@ def sql_inserted(obj, pk: int) -> None:
     obj._state.db = connection.alias
 
 
-def sql_insert(obj) -> None:
+def sql_insert(obj, *, sql_for: dict[str, str] | None = None) -> None:
     """Insert a new instance as obj.save(force_insert=True) would, but with no ORM compiling and no
-    signals: for rows every request writes (an order), whose models no receiver listens to."""
-    sql, params = sql_insert_parts(obj)
+    signals: for rows every request writes (an order), whose models no receiver listens to. `sql_for`: as
+    sql_insert_parts; the values those expressions gave are read back into the instance."""
+    sql, params = sql_insert_parts(obj, sql_for=sql_for)
+    given = list(sql_for or ())
+    quote = connection.ops.quote_name
+    returning = ", ".join(quote(obj._meta.get_field(name).column) for name in [obj._meta.pk.name, *given])
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {connection.ops.quote_name(obj._meta.pk.column)}", params)
-        sql_inserted(obj, cursor.fetchone()[0])
+        cursor.execute(f"{sql} RETURNING {returning}", params)
+        pk, *values = cursor.fetchone()
+    for name, value in zip(given, values, strict=True):
+        setattr(obj, name, value)
+    sql_inserted(obj, pk)
+
+
+def sql_next_ids(model, n: int) -> list[int]:
+    """PostgreSQL: `n` ids taken in advance from the sequence of `model`'s pk, for rows inserted later in the
+    transaction (an id taken and never used only leaves a gap)."""
+    if n <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql_next_id(model)} FROM generate_series(1, %s)",
+            [n],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def sql_next_id(model) -> str:
+    """PostgreSQL: the SQL expression that takes the next id of `model`'s pk from its sequence."""
+    opts = model._meta
+    return f"nextval(pg_get_serial_sequence('{opts.db_table}', '{opts.pk.column}'))"

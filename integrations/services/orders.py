@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.db import sql_insert, sql_value
+from core.db import sql_insert, sql_next_id, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
@@ -139,6 +139,11 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
         order_referral_join(member=member, code=data["referral_code"])
     placed_at = order_placed_at(data["placed_at"])
     earns = member is not None and breakdown.points > 0
+    # PostgreSQL: the order's row is written once, already naming its lot (an id taken from the lots'
+    # sequence by the insert itself; the foreign key is checked at commit) and its points, and the ledger
+    # inserts the lot under that id. No update of the wide order row afterwards, which (lot_id being indexed)
+    # would not be a HOT update and would add an entry to every index of the table.
+    lot_first = earns and connection.vendor == "postgresql"
     try:
         with transaction.atomic():
             # The order's row first, then the member's account (the lock order orders_batch relies on): a
@@ -151,7 +156,11 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                 breakdown=breakdown,
                 fingerprint=fingerprint,
             )
-            sql_insert(order)
+            if lot_first:
+                order.points = breakdown.points
+                sql_insert(order, sql_for={"lot_id": sql_next_id(PointLot)})
+            else:
+                sql_insert(order)
             if earns:
                 program = program_cached()
                 available_at = pending_until(program=program, placed_at=placed_at) if program.pending_days else None
@@ -166,9 +175,11 @@ def order_record(*, shop: Shop, data: dict) -> tuple[Order, bool]:
                     available_at=available_at,
                     program=program,
                     key_is_new=True,  # this order's row, inserted above, is the only one that earns under it
+                    lot_id=order.lot_id if lot_first else None,  # with key_is_new, never another lot
                 )
-                order.points = breakdown.points
-                _order_lot_set(order)
+                if not lot_first:
+                    order.points = breakdown.points
+                    _order_lot_set(order)
                 order_earned(Earned(member=member, order=order, breakdown=order.breakdown))
                 _points_awarded_publish(order, member)
                 if not getattr(member, "first_purchase_recorded", False):  # one query spared on every later order

@@ -5,7 +5,9 @@ unknown customers kept unmatched), but the database work is done for the whole b
 of queries: the orders already recorded, the members, the rules, then one transaction that inserts the
 orders, earns through rewards.services.ledger.points_earn_many, links the orders to their lots and writes the
 `order.points_awarded` webhooks. Only a member's first purchase (the `first_purchase` event) and an account
-that owes a debt take queries of their own.
+that owes a debt take queries of their own. On PostgreSQL the orders are inserted already naming their lots
+(ids taken in advance from the lots' sequence; the foreign key is checked at commit) and with their points,
+and the ledger inserts the lots under those ids: the order rows are not updated afterwards.
 
 Locks are taken in the order order_record takes them (the order row first, then the member's account), so
 a batch and single POSTs cannot deadlock: orders are inserted sorted by external_id, then the accounts are
@@ -22,11 +24,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.db import sql_insert_many, sql_update_from_values, sql_value
+from core.db import sql_insert_many, sql_next_ids, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Shop, ShopCustomer
 from integrations.selectors import members_trusted_by_email, order_data_clean, order_evaluate, order_placed_at
@@ -323,6 +325,11 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
             shop=shop, data=data, member=a.member, lines=a.lines, breakdown=a.breakdown, fingerprint=a.fingerprint
         )
         orders.append(order)
+    if connection.vendor == "postgresql":  # each earning order names its lot from the start (module docstring)
+        earns = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
+        for (order, a), lot_id in zip(earns, sql_next_ids(PointLot, len(earns)), strict=True):
+            order.lot_id = lot_id
+            order.points = a.breakdown.points
     sql_insert_many(orders)
 
     earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
@@ -343,7 +350,9 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
 
 
 def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
-    """Earn the orders' points (set-based) and link each order to its lot."""
+    """Earn the orders' points (set-based) and link each order to its lot: on PostgreSQL the new lots take the
+    ids the orders were inserted with; an order whose lot has another id (SQLite, or a replayed key's first
+    lot) is updated."""
     program = program_cached()
     actor = Actor.shop(str(shop.public_id))
     earned = points_earn_many_with_lots(
@@ -361,20 +370,24 @@ def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
                     if program.pending_days
                     else None
                 ),
+                lot_id=order.lot_id,
             )
             for order, a in earning
         ]
     )
     now = timezone.now()
+    stale = []  # orders not inserted with their lot's id and points
     for (order, a), (_entry, lot) in zip(earning, earned, strict=True):
+        if order.lot_id != lot.pk or order.points != a.breakdown.points:
+            stale.append(order)
+            order.points = a.breakdown.points
+            order.updated_at = now
         order.lot = lot
-        order.points = a.breakdown.points
-        order.updated_at = now
     sql_update_from_values(
         Order._meta.db_table,
         columns=["lot_id", "points"],
         types=["bigint", "bigint", "integer"],
-        rows=[(order.pk, order.lot.pk, order.points) for order, _ in earning],
+        rows=[(order.pk, order.lot.pk, order.points) for order in stale],
         set_sql="lot_id = v.lot_id, points = v.points, updated_at = %s",
         params=[sql_value(now)],
     )

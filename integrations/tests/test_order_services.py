@@ -3,10 +3,13 @@ breakdown stored, the earn pending for the return window, idempotent replays (al
 PostgreSQL), refunds from the stored breakdown, cancelling; the ledger audit stays clean."""
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -79,6 +82,43 @@ def test_record_earns_the_breakdowns_points(shop, member, rules):
         "total": "50",
     }
     assert order.coupon_codes == ["WELCOME"] and len(order.fingerprint) == 64
+
+
+def _order_updates(context) -> list[str]:
+    return [
+        q["sql"] for q in context.captured_queries if re.match(r'(WITH .*)?UPDATE "?integrations_order"? ', q["sql"])
+    ]
+
+
+def test_the_order_row_names_its_lot_and_points(shop, member, rules):
+    """On PostgreSQL the order is inserted naming its lot (an id from the lots' sequence) and the row is never
+    updated; on SQLite it is updated after the earn. Either way the row and the lot agree."""
+    with CaptureQueriesContext(connection) as context:
+        order, _ = order_record(shop=shop, data=order_data())
+    stored = Order.objects.get()
+    assert stored.lot_id == order.lot.pk == order.lot_id and stored.points == order.points == 80
+    assert PointLot.objects.get(pk=stored.lot_id).points == 80
+    assert len(_order_updates(context)) == (0 if connection.vendor == "postgresql" else 1)
+
+
+def test_an_earning_the_ledger_refuses_leaves_no_order_and_no_lot(shop, member, rules, monkeypatch):
+    """The order's row (and on PostgreSQL its lot id) is written before the ledger refuses: all rolled back."""
+    from integrations.services import orders
+
+    real = orders.points_earn_with_lot
+
+    def refusing(**kwargs):
+        real(**kwargs)
+        raise ApplicationError("refused", code="member_not_active")
+
+    monkeypatch.setattr(orders, "points_earn_with_lot", refusing)
+    with pytest.raises(ApplicationError):
+        order_record(shop=shop, data=order_data())
+    assert not Order.objects.exists() and not PointLot.objects.exists() and not PointEntry.objects.exists()
+    assert _account(member).available == 0
+    monkeypatch.setattr(orders, "points_earn_with_lot", real)
+    order, created = order_record(shop=shop, data=order_data())  # the same order again: recorded now
+    assert created and order.points == 80 and Order.objects.get().lot_id == order.lot.pk
 
 
 @pytest.mark.parametrize("how", ["member_id", "email", "email_any_case"])

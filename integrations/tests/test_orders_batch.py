@@ -4,11 +4,14 @@ a constant number of queries, the ledger auditing clean, and copies racing on Po
 
 import datetime as dt
 import json
+import re
+import uuid
 from decimal import Decimal
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
@@ -588,6 +591,57 @@ def test_batch_results_carry_the_orders_as_post_orders_would(shop, member, rules
     assert result.order.member == member
     assert order.breakdown["member_id"] == str(member.public_id)
     assert Decimal(order.total) == Decimal("125.00")
+
+
+def _order_updates(context) -> list[str]:
+    return [
+        q["sql"] for q in context.captured_queries if re.match(r'(WITH .*)?UPDATE "?integrations_order"? ', q["sql"])
+    ]
+
+
+def test_each_order_row_names_its_lot_and_points(shop, rules):
+    """On PostgreSQL the orders are inserted naming their lots (ids taken from the lots' sequence first) and
+    are never updated; on SQLite one update links them. Either way each row agrees with its lot."""
+    for i in range(3):
+        _regular(shop, i)
+    orders = _validated([body(f"o-{i}", member_external_id=f"cust-{i}") for i in range(3)])
+    orders.append(_validated([body("o-x", member_external_id="nobody")])[0])
+    with CaptureQueriesContext(connection) as context:
+        results = orders_record_batch(shop=shop, orders=orders)
+    assert [r.status for r in results] == [201] * 4
+    for result in results:
+        stored = Order.objects.get(pk=result.order.pk)
+        assert (stored.lot_id, stored.points) == (result.order.lot_id, result.order.points)
+        if stored.lot_id is not None:
+            assert PointLot.objects.get(pk=stored.lot_id).points == stored.points == 80
+    assert Order.objects.get(external_id="o-x").lot_id is None
+    assert len(_order_updates(context)) == (0 if connection.vendor == "postgresql" else 1)
+
+
+def test_an_order_whose_key_earned_before_is_linked_to_that_lot(shop, member, rules):
+    """The ledger replays a key it has seen (here an earning made under the order's key before the order):
+    that lot is not the one whose id the order was inserted with, so the order is updated to name it."""
+    entry = points_earn(
+        account=member.points_account,
+        points=80,
+        source="order",
+        actor=Actor.shop(str(shop.public_id)),
+        idempotency_key=f"order:{shop.public_id}:o-1",
+    )
+    orders = _validated([body("o-1"), body("o-2")])
+    with CaptureQueriesContext(connection) as context:
+        results = orders_record_batch(shop=shop, orders=orders)
+    assert [r.status for r in results] == [201, 201]
+    first = Order.objects.get(external_id="o-1")
+    assert first.lot.public_id == uuid.UUID(entry.details["lot"]) and first.points == 80
+    assert results[0].order.lot_id == first.lot_id
+    second = Order.objects.get(external_id="o-2")
+    assert second.lot.points == second.points == 80 and PointLot.objects.count() == 2
+    assert len(_order_updates(context)) == 1
+    with connection.cursor() as cursor:  # the deferred foreign keys hold now, as they must at commit
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 # --- races (PostgreSQL) -------------------------------------------------------------------------------

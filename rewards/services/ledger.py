@@ -318,9 +318,10 @@ def points_earn(
     value: Decimal = Decimal(0),
     program: Program | None = None,
     key_is_new: bool = False,
+    lot_id: int | None = None,
 ) -> PointEntry:
     """Credit a new lot, pending until `available_at` if that is in the future; replaying the key returns
-    the first entry. `program`: the caller's, when it has loaded it already. `key_is_new`: see
+    the first entry. `program`: the caller's, when it has loaded it already. `key_is_new`, `lot_id`: see
     points_earn_with_lot."""
     entry, _lot = points_earn_with_lot(
         account=account,
@@ -334,6 +335,7 @@ def points_earn(
         value=value,
         program=program,
         key_is_new=key_is_new,
+        lot_id=lot_id,
     )
     return entry
 
@@ -351,6 +353,7 @@ def points_earn_with_lot(
     value: Decimal = Decimal(0),
     program: Program | None = None,
     key_is_new: bool = False,
+    lot_id: int | None = None,
 ) -> tuple[PointEntry, PointLot]:
     """points_earn, also returning the entry's lot (on a replay, the first call's lot).
 
@@ -358,7 +361,11 @@ def points_earn_with_lot(
     never used and that no copy of the call is in flight, because it inserted that row earlier in the same
     transaction (integrations.services.orders.order_record: the order's (shop, external_id)). It skips the
     replay lookup and the savepoint: should the key exist after all, the entry's unique constraint raises
-    IntegrityError and the caller's whole transaction rolls back, as does any other error then."""
+    IntegrityError and the caller's whole transaction rolls back, as does any other error then.
+
+    `lot_id`: the id the new lot gets, taken in advance from the lots' sequence (core.db.sql_next_ids) by a
+    caller that has already written a row naming it (on PostgreSQL that foreign key is checked at commit).
+    A replayed key returns the first call's lot, whose id differs: the caller compares."""
     _require_positive(points)
 
     def replay():
@@ -382,6 +389,7 @@ def points_earn_with_lot(
                 available_at=available_at,
                 value=value,
             )
+            lot.pk = lot_id
             bucket = "pending_change" if lot.state == State.PENDING else "available_change"
             entry = _entry(
                 locked,
@@ -1013,6 +1021,7 @@ class Earning:
     reason: str = ""
     available_at: dt.datetime | None = None
     value: Decimal = Decimal(0)
+    lot_id: int | None = None  # the new lot's id, taken in advance (see points_earn_with_lot); PostgreSQL
 
 
 def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
@@ -1028,7 +1037,8 @@ def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
 
 def points_earn_many_with_lots(*, items: Sequence[Earning]) -> list[tuple[PointEntry, PointLot]]:
     """points_earn_many, with each entry's lot: those made now as they were inserted (no query to read them
-    back), the lots of replayed keys and of debt-paying earns read in one query."""
+    back), the lots of replayed keys and of debt-paying earns read in one query. A new lot gets its item's
+    `lot_id` when given (on PostgreSQL; the ORM path leaves ids to the database): the caller compares."""
     lots: list[PointLot | None] = [None] * len(items)
     entries = _earn_many(items, lots=lots)
     for lot in lots:
@@ -1086,6 +1096,7 @@ def _earn_many(items: Sequence[Earning], *, lots: list[PointLot | None]) -> list
                     reason=item.reason,
                     available_at=item.available_at,
                     value=item.value,
+                    lot_id=item.lot_id,
                 )
                 row[1:] = [getattr(item.account, name) for name in _BALANCES]  # as points_earn left them
                 continue
@@ -1188,6 +1199,7 @@ def _earn_insert_orm(
 
 # One array per column (unnest): the values that differ from earning to earning; the others are parameters.
 _EARN_ARRAYS = {
+    "lot_id": "bigint",
     "lot_uid": "uuid",
     "entry_uid": "uuid",
     "account_id": "bigint",
@@ -1207,9 +1219,10 @@ _EARN_ARRAYS = {
 }
 _EARN_SQL = (
     "WITH v AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS v ({columns}, n)), "
-    "l AS (INSERT INTO rewards_pointlot (public_id, created_at, updated_at, account_id, points, remaining, "
+    "l AS (INSERT INTO rewards_pointlot (id, public_id, created_at, updated_at, account_id, points, remaining, "
     "reversed_points, state, source, source_ref, earned_at, available_at, expires_at, value, value_currency) "
-    "SELECT lot_uid, %s, %s, account_id, points, points, 0, state, source, source_ref, %s, available_at, %s, "
+    "SELECT coalesce(lot_id, nextval(pg_get_serial_sequence('rewards_pointlot', 'id'))), lot_uid, %s, %s, "
+    "account_id, points, points, 0, state, source, source_ref, %s, available_at, %s, "
     "value, %s FROM v ORDER BY n RETURNING id, public_id), "
     "e AS (INSERT INTO rewards_pointentry (public_id, created_at, account_id, kind, available_change, "
     "pending_change, debt_change, reason, actor_kind, actor_user_id, actor_ref, idempotency_key, details) "
@@ -1239,6 +1252,7 @@ def _earn_insert_pg(
     for _, item in fresh:
         pending = item.available_at is not None and item.available_at > now
         row = (
+            item.lot_id,
             uuid.uuid4(),
             uuid.uuid4(),
             item.account.pk,

@@ -256,3 +256,41 @@ def test_on_postgresql_one_statement_writes_and_returns_what_the_model_instances
     assert written == expected
     assert (balances(ana.points_account), balances(piet.points_account)) == expected_balances
     assert written[3][3][4] == ana.user and not written[3][0][5]  # the staff user; saved instances
+
+
+# --- lot ids taken in advance (PostgreSQL: an order inserted naming its lot) ---------------------------
+
+
+@pytest.mark.postgres
+def test_new_lots_take_the_ids_given_and_others_are_left_to_the_sequence(db):
+    from core.db import sql_next_ids
+
+    ana, piet = member_create().points_account, member_create().points_account
+    given = sql_next_ids(PointLot, 2)
+    assert len(set(given)) == 2
+    earned = points_earn_many_with_lots(
+        items=[_item(ana, 10, "k1", lot_id=given[0]), _item(piet, 20, "k2"), _item(ana, 30, "k3", lot_id=given[1])]
+    )
+    lots = [lot for _entry, lot in earned]
+    assert [lots[0].pk, lots[2].pk] == given and lots[1].pk not in given
+    assert {lot.pk: lot.points for lot in PointLot.objects.all()} == {lots[0].pk: 10, lots[1].pk: 20, lots[2].pk: 30}
+
+
+@pytest.mark.postgres
+def test_a_debt_paying_earn_and_a_single_earn_take_the_id_given_too(db):
+    from core.db import sql_next_ids
+
+    set_program(reversal_policy=Program.ReversalPolicy.DEBT)
+    account = member_create().points_account
+    earn(account, 30, key="d:earn")
+    redeem(account, 30, key="d:spend")
+    points_reverse(lot=PointLot.objects.get(), reason="clawback", actor=SHOP, idempotency_key="d:rev")
+    account.refresh_from_db()
+    assert account.debt == 30
+    first, second = sql_next_ids(PointLot, 2)
+    [(_entry, lot)] = points_earn_many_with_lots(items=[_item(account, 50, "k1", lot_id=first)])  # through points_earn
+    assert lot.pk == first and PointLot.objects.get(pk=first).remaining == 20
+    _entry, lot = ledger.points_earn_with_lot(
+        account=account, points=5, source="order", actor=SHOP, idempotency_key="k2", lot_id=second
+    )
+    assert lot.pk == second and PointLot.objects.get(pk=second).points == 5
