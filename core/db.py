@@ -198,3 +198,15 @@ def sql_next_id(model) -> str:
     """PostgreSQL: the SQL expression that takes the next id of `model`'s pk from its sequence."""
     opts = model._meta
     return f"nextval(pg_get_serial_sequence('{opts.db_table}', '{opts.pk.column}'))"
+
+
+def rows_older_than(rows, cutoff, field: str = "created_at") -> list[dict]:
+    """The rows (read in id order, e.g. after a cursor) up to the first one written after `cutoff`. Readers that
+    follow a table by id stop there: a transaction that took an earlier id may still commit, and reading past
+    it would skip that row for good."""
+    kept = []
+    for row in rows:
+        if row[field] > cutoff:
+            break
+        kept.append(row)
+    return kept

@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from core.db import rows_older_than
 from integrations.models import Order
 from members.models import Member
 from notifications.models import Category, EmailCursor, EmailPreferences, MemberEmail
@@ -65,16 +66,8 @@ def _email(member_id: int, kind: str, key: str, **context) -> MemberEmail:
     return MemberEmail(member_id=member_id, kind=kind, source_key=key, context=context)
 
 
-def _older_than(rows: list[dict], cutoff: dt.datetime, field: str = "created_at") -> list[dict]:
-    """The rows up to the first one younger than the cutoff (rows are in id order)."""
-    for i, row in enumerate(rows):
-        if row[field] > cutoff:
-            return rows[:i]
-    return rows
-
-
 def _members_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[int, list[MemberEmail]]:
-    rows = _older_than(
+    rows = rows_older_than(
         list(Member.objects.filter(id__gt=cursor.last_id).order_by("id").values("id", "created_at")[:chunk_size]),
         cutoff,
     )
@@ -85,7 +78,7 @@ def _members_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[int
 def _entries_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[int, list[MemberEmail]]:
     # By id alone (the primary key's index), cut at the first young entry; every kind is read so the cursor
     # moves past redemptions and expiries too.
-    rows = _older_than(
+    rows = rows_older_than(
         list(
             PointEntry.objects.filter(id__gt=cursor.last_id)
             .order_by("id")
@@ -145,7 +138,7 @@ def _entries_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[int
 
 def _redemptions_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[int, list[MemberEmail]]:
     # The coupon is read in the same query (the reverse one-to-one that redemption_coupon() follows per row).
-    rows = _older_than(
+    rows = rows_older_than(
         list(
             Redemption.objects.filter(id__gt=cursor.last_id)
             .order_by("id")
@@ -182,7 +175,7 @@ def _redemptions_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple
 
 
 def _tiers_chunk(cursor: EmailCursor, *, cutoff, chunk_size: int) -> tuple[int, list[MemberEmail]]:
-    rows = _older_than(
+    rows = rows_older_than(
         list(
             TierChange.objects.filter(id__gt=cursor.last_id)
             .order_by("id")

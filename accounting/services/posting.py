@@ -33,6 +33,7 @@ from accounting.models import (
     SourceKind,
 )
 from accounting.services.common import Periods, Posting, accounts_by_role, local_date, policy_get, postings_write
+from core.db import rows_older_than
 from integrations.models import Order
 from rewards.models import PointEntry, PointLot, PointMovement, Redemption, StoreCreditEntry
 from rewards.selectors import program_get
@@ -152,7 +153,7 @@ class _Chunk:
 def _point_chunk(cursor: PostingCursor, *, cutoff: dt.datetime, chunk_size: int) -> tuple[int, int]:
     # By id alone (the primary key's index), then cut at the first entry younger than the cutoff: a filter on
     # created_at in the query let PostgreSQL scan the created_at index instead, slower with every chunk.
-    entries = _older_than(
+    entries = rows_older_than(
         PointEntry.objects.filter(id__gt=cursor.last_id)
         .order_by("id")
         .values("id", "kind", "created_at", "idempotency_key", "details", "reason", "account__member_id")[:chunk_size],
@@ -225,16 +226,6 @@ def _redemptions_refunded(entries: list[dict], chunk: _Chunk) -> None:
         entry__source_kind=SourceKind.POINT_ENTRY, entry__source_id__in=set(chunk.refund_of.values())
     ).values_list("entry__source_id", "entry__currency", "account__role", "member_id", "shop_id", "debit", "credit"):
         chunk.redeemed_lines[source_id].append((currency, role, member_id, shop_id, debit - credit))
-
-
-def _older_than(rows, cutoff: dt.datetime) -> list[dict]:
-    """The rows (in id order) up to the first one written after `cutoff`."""
-    kept = []
-    for row in rows:
-        if row["created_at"] > cutoff:
-            break
-        kept.append(row)
-    return kept
 
 
 _NEW_FIELDS = {
@@ -557,7 +548,7 @@ _CREDIT_IN = {
 def _credit_chunk(cursor: PostingCursor, *, cutoff: dt.datetime, chunk_size: int) -> tuple[int, int]:
     """Store credit is a liability at face value: credit given is expensed (cashback, dividends, adjustments)
     or comes from a redemption or a refund (clearing); credit spent or removed leaves the liability."""
-    rows = _older_than(
+    rows = rows_older_than(
         StoreCreditEntry.objects.filter(id__gt=cursor.last_id)
         .order_by("id")
         .values("id", "amount", "kind", "reason", "created_at", "account__member_id", "account__currency")[:chunk_size],

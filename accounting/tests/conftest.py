@@ -21,6 +21,15 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def admin_client(client, db):
+    """A superuser signed in (the reports' pages)."""
+    from members.models import User
+
+    client.force_login(User.objects.create_superuser("admin@example.com", "admin-correct-horse"))
+    return client
+
+
+@pytest.fixture
 def shop(db):
     return shop_create(name="Webshop NL", currency="EUR", time_zone="Europe/Amsterdam")
 

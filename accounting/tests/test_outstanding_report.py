@@ -17,18 +17,11 @@ from accounting.services.common import month_start, next_month
 from accounting.tests.conftest import sale
 from accounting.tests.helpers import post
 from accounting.tests.test_staff_groups import _grant
-from members.models import User
 from members.tests.test_staff_groups import staff_user
 from rewards.models import PointLot, PointsAccount
 from rewards.services.ledger import Actor, points_earn, points_expire
 
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(User.objects.create_superuser("admin@example.com", "admin-correct-horse"))
-    return client
 
 
 def _lot(order) -> PointLot:

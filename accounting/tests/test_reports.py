@@ -5,7 +5,6 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -16,17 +15,10 @@ from accounting.services.common import month_start, next_month
 from accounting.services.policy import period_close
 from accounting.tests.conftest import sale
 from accounting.tests.helpers import post
-from members.models import User
 from rewards.models import PointLot
 from rewards.services.ledger import Actor, points_earn, points_redeem
 
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(User.objects.create_superuser("admin@example.com", "admin-correct-horse"))
-    return client
 
 
 def _some_activity(shop, member):

@@ -18,7 +18,6 @@ from accounting.tests.helpers import post
 from accounting.tests.test_staff_groups import _grant
 from integrations.services.members import member_upsert
 from integrations.services.shops import shop_create
-from members.models import User
 from members.tests.test_staff_groups import staff_user
 from rewards.models import PointLot
 from rewards.services.ledger import Actor, points_earn, points_expire
@@ -26,12 +25,6 @@ from rewards.services.redemptions import reward_redeem
 from rewards.tests.test_catalogue import reward_make
 
 SYSTEM = Actor.system("tests")
-
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(User.objects.create_superuser("admin@example.com", "admin-correct-horse"))
-    return client
 
 
 def _value(order) -> Decimal:

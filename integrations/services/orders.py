@@ -35,19 +35,13 @@ _AS_IS = frozenset({str, int, bool, float, type(None)})  # _canonical hands thes
 
 def _canonical(value):
     """The same request always gives the same JSON: decimals without trailing zeros, times in UTC."""
-    # The common exact types first, and the values it hands back as they are without a call of their own: an
-    # order's dozens of values each took a call and a chain of isinstance checks.
+    # Exact types are checked before isinstance, and plain values are handed back without a call of their
+    # own: an order's dozens of values each took a call and a chain of isinstance checks.
     kind = type(value)
-    if kind is dict:
+    if kind is dict or isinstance(value, dict):
         return {k if type(k) is str else str(k): v if type(v) in _AS_IS else _canonical(v) for k, v in value.items()}
-    if kind is Decimal:
-        return format(value.normalize(), "f") if value else "0"
-    if kind is list:
+    if kind is list or isinstance(value, list | tuple):
         return [v if type(v) in _AS_IS else _canonical(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value else "0"
     if isinstance(value, dt.datetime):

@@ -325,14 +325,13 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
             shop=shop, data=data, member=a.member, lines=a.lines, breakdown=a.breakdown, fingerprint=a.fingerprint
         )
         orders.append(order)
+    earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
     if connection.vendor == "postgresql":  # each earning order names its lot from the start (module docstring)
-        earns = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
-        for (order, a), lot_id in zip(earns, sql_next_ids(PointLot, len(earns)), strict=True):
+        for (order, a), lot_id in zip(earning, sql_next_ids(PointLot, len(earning)), strict=True):
             order.lot_id = lot_id
             order.points = a.breakdown.points
     sql_insert_many(orders)
 
-    earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
     if earning:
         _orders_earn(shop=shop, earning=earning)
     # Every order of a known member, also one without points: it may count for tiers (a paid membership's

@@ -23,6 +23,7 @@ from core.db import (
     sql_insert_many,
     sql_insert_parts,
     sql_inserted,
+    sql_next_id,
     sql_random_uuid,
     sql_update_from_values,
     sql_value,
@@ -1221,7 +1222,7 @@ _EARN_SQL = (
     "WITH v AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS v ({columns}, n)), "
     "l AS (INSERT INTO rewards_pointlot (id, public_id, created_at, updated_at, account_id, points, remaining, "
     "reversed_points, state, source, source_ref, earned_at, available_at, expires_at, value, value_currency) "
-    "SELECT coalesce(lot_id, nextval(pg_get_serial_sequence('rewards_pointlot', 'id'))), lot_uid, %s, %s, "
+    "SELECT coalesce(lot_id, {next_lot_id}), lot_uid, %s, %s, "
     "account_id, points, points, 0, state, source, source_ref, %s, available_at, %s, "
     "value, %s FROM v ORDER BY n RETURNING id, public_id), "
     "e AS (INSERT INTO rewards_pointentry (public_id, created_at, account_id, kind, available_change, "
@@ -1237,6 +1238,7 @@ _EARN_SQL = (
 ).format(
     arrays=", ".join(f"%s::{t}[]" for t in _EARN_ARRAYS.values()),
     columns=", ".join(_EARN_ARRAYS),
+    next_lot_id=sql_next_id(PointLot),
 )
 
 
