@@ -12,6 +12,7 @@ import resource
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,12 +88,13 @@ def truncate() -> None:
         cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
 
 
-def vacuum_analyze() -> None:
-    """Bring the planner's statistics up to date and set the visibility map, as autovacuum would have."""
+def vacuum_analyze(tables: Sequence[str] | None = TABLES) -> None:
+    """Bring the planner's statistics up to date and set the visibility map, as autovacuum would have; of
+    every table of the database when `tables` is None."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        for table in TABLES:
+        for table in tables or [""]:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
