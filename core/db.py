@@ -153,6 +153,31 @@ def _json_value_of(field):
     return to_json
 
 
+def model_new(model, **values):
+    """A new, unsaved instance of `model`, as model(**values) makes it (defaults for what is not given), in half
+    the time, for rows written by the hundred (a batch's orders). Values are by attname, and a related object
+    by its field's name (shop=shop): it is cached on the instance and its pk taken, as the keyword path does."""
+    given, used = [], 0
+    for field in model._meta.concrete_fields:
+        if field.attname in values:
+            given.append(values[field.attname])
+            used += 1
+        elif field.is_relation and field.name in values:
+            related = values[field.name]
+            given.append(None if related is None else related.pk)
+            used += 1
+        else:
+            given.append(field.get_default())
+    if used != len(values):
+        names = {f.attname for f in model._meta.concrete_fields} | {f.name for f in model._meta.concrete_fields}
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(set(values) - names))}")
+    obj = model(*given)  # positional: no keyword checks, no related-object descriptors
+    for field in model._meta.concrete_fields:
+        if field.is_relation and field.name in values:
+            field.set_cached_value(obj, values[field.name])
+    return obj
+
+
 def sql_insert_parts(obj, *, sql_for: dict[str, str] | None = None) -> tuple[str, list]:
     """`INSERT INTO <table> (<columns>) VALUES (<placeholders>)` and its parameters for one unsaved instance,
     as save() would write it (pre_save fills auto_now fields), for composing one statement out of several

@@ -35,3 +35,26 @@ def test_text_choices_are_their_values():
     from integrations.models import Order
 
     assert json_text([Order.Status.AWARDED]) == '["awarded"]'
+
+
+def test_model_new_is_the_keyword_instance():
+    from decimal import Decimal
+
+    from core.db import model_new
+    from integrations.models import Order, Shop
+
+    shop = Shop(pk=7, name="Shop")
+    values = {"external_id": "A-1", "currency": "EUR", "total": Decimal("9.50"), "subtotal": Decimal("8")}
+    fast, slow = model_new(Order, shop=shop, member=None, **values), Order(shop=shop, member=None, **values)
+    same = [f.attname for f in Order._meta.concrete_fields if f.attname != "public_id"]
+    assert [getattr(fast, name) for name in same] == [getattr(slow, name) for name in same]
+    assert fast.shop is shop and fast.member is None and fast._state.adding
+    assert fast.public_id != slow.public_id  # each its own default
+
+
+def test_model_new_refuses_unknown_names():
+    from core.db import model_new
+    from integrations.models import Order
+
+    with pytest.raises(TypeError, match="no field totl"):
+        model_new(Order, totl=1)

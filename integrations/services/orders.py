@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.db import sql_insert, sql_next_id, sql_value
+from core.db import model_new, sql_insert, sql_next_id, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Refund, Shop, ShopCustomer
 from integrations.selectors import order_data_clean, order_evaluate, order_member_find, order_placed_at
@@ -77,7 +77,8 @@ def _order_replayed(*, shop: Shop, external_id: str, fingerprint: str) -> Order 
 
 def _order_build(*, shop: Shop, data: dict, member: Member | None, lines: list, breakdown, fingerprint: str) -> Order:
     """The unsaved order row for cleaned order data: one place for both order_record and the batch."""
-    return Order(
+    return model_new(
+        Order,
         shop=shop,
         external_id=data["external_id"],
         member=member,

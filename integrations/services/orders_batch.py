@@ -25,12 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.db import sql_insert_many, sql_next_ids, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
-from integrations.models import Order, Shop, ShopCustomer
+from integrations.models import Order, Shop
 from integrations.selectors import members_trusted_by_email, order_data_clean, order_evaluate, order_placed_at
 from integrations.services.orders import (
     ORDER_POINTS_MAX,
@@ -224,10 +225,10 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
     members = Member.objects.select_related("points_account")
     found_by_id = {m.public_id: m for m in members.filter(public_id__in=by_id)} if by_id else {}
     found_by_customer = (
-        {
-            link.external_id: link.member
-            for link in ShopCustomer.objects.select_related("member__points_account").filter(
-                shop=shop, external_id__in=by_customer
+        {  # the members themselves, not their links: one model instance less per order
+            member.customer_id: member
+            for member in members.filter(shop_links__shop=shop, shop_links__external_id__in=by_customer).annotate(
+                customer_id=F("shop_links__external_id")
             )
         }
         if by_customer
