@@ -1,9 +1,11 @@
 """The order intake's prepared reads (core.prepared.PreparedSelect) give what their querysets give."""
 
+import contextlib
 import uuid
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from core.prepared import PreparedSelect
 from integrations.selectors import _CUSTOMER_BY_EXTERNAL_ID, _MEMBER_BY_ID
@@ -62,3 +64,44 @@ def test_a_sample_that_is_not_in_the_sql_once_is_refused(db):
     with pytest.raises(ValueError, match="appears 2 times"):
         lookup.first("123")
     assert connection.vendor in ("sqlite", "postgresql")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL prepares statements on the server")
+class TestPreparedOnTheServer:
+    def test_planned_once_per_connection(self, shop, member):
+        lookup = PreparedSelect(lambda external_id: Member.objects.filter(shop_links__external_id=external_id), "s")
+        with CaptureQueriesContext(connection) as queries:
+            assert lookup.first("cust-1") == member
+            assert lookup.first("cust-1") == member
+            assert lookup.first("nobody") is None
+        first, *later = [q["sql"] for q in queries]
+        assert first.startswith("PREPARE prepared_select_") and "; EXECUTE" in first
+        assert all(sql.startswith("EXECUTE prepared_select_") for sql in later)
+
+    def test_a_statement_outlives_a_rolled_back_transaction(self, shop, member):
+        lookup = PreparedSelect(lambda external_id: Member.objects.filter(shop_links__external_id=external_id), "s")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert lookup.first("cust-1") == member
+            raise RuntimeError
+        assert lookup.first("cust-1") == member
+
+    def test_a_failed_prepare_is_prepared_again(self, shop, member):
+        lookup = PreparedSelect(lambda external_id: Member.objects.filter(shop_links__external_id=external_id), "s")
+        with pytest.raises(DatabaseError), transaction.atomic():
+            with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+                cursor.execute("SELECT 1 / 0")  # the transaction is aborted: PREPARE fails
+            lookup.first("cust-1")
+        assert lookup.first("cust-1") == member
+
+    def test_constants_of_the_query_stay_in_the_statement(self, shop, member):
+        # The customer lookup's subquery compares with a constant ('first_purchase'): quoted into the PREPARE.
+        with CaptureQueriesContext(connection):
+            link = _CUSTOMER_BY_EXTERNAL_ID.first(shop.pk, "cust-1")
+        assert link.member == member and link.first_purchase_recorded is False
+
+    def test_off_by_setting(self, shop, member, settings):
+        settings.PREPARED_SELECTS_ON_SERVER = False
+        lookup = PreparedSelect(lambda external_id: Member.objects.filter(shop_links__external_id=external_id), "s")
+        with CaptureQueriesContext(connection) as queries:
+            assert lookup.first("cust-1") == member
+        assert queries[0]["sql"].startswith("SELECT")
