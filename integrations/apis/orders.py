@@ -11,7 +11,9 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from core.exceptions import ApplicationError
 from integrations.api_auth import HasScope, ShopAPIView
@@ -25,6 +27,7 @@ from integrations.apis.order_bodies import (
     PLACED_AT_SKEW,
     QUANTITY,
     REFERRAL_CODE_MAX,
+    OrderJSONRenderer,
     Refused,
     address_clean,
     order_body_fast,
@@ -323,6 +326,7 @@ ORDER_EXAMPLE = {
 
 class OrderCreateApi(ShopAPIView):
     permission_classes = [HasScope("write")]
+    renderer_classes = [OrderJSONRenderer if r is JSONRenderer else r for r in api_settings.DEFAULT_RENDERER_CLASSES]
 
     @extend_schema(
         operation_id="order_create",
