@@ -30,7 +30,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -43,14 +43,43 @@ from rewards.models import EarningRule, EventRule
 BREAKDOWN_VERSION = 1
 ZERO = Decimal(0)
 ONE = Decimal(1)
+PER_UNIT_PLACES = Decimal("0.0001")
 Kind = EarningRule.Kind
 Scope = EarningRule.Scope
+# As plain names for evaluate_order: reading a member off its enum class costs more than comparing it.
+_EXCLUSION, _BASE_RATE, _FIXED, _MULTIPLIER = Kind.EXCLUSION, Kind.BASE_RATE, Kind.FIXED, Kind.MULTIPLIER
+_PER_LINE = Scope.LINE
+
+
+def _quick_init(cls):
+    """Give a frozen dataclass with slots an __init__ of the same signature that sets each field through its
+    slot directly. The generated one calls object.__setattr__ per field, which costs as much as the rest of
+    making the object, and evaluate_order makes a dozen and more per order (per line, per rule, per both)."""
+    if "__slots__" not in cls.__dict__ or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__}: _quick_init is for dataclasses with slots and no __post_init__")
+    namespace, params, body = {}, [], []
+    for f in fields(cls):
+        if not f.init or f.kw_only or f.default_factory is not MISSING:
+            raise TypeError(f"{cls.__name__}.{f.name}: _quick_init takes plain fields only")
+        namespace[f"set_{f.name}"] = getattr(cls, f.name).__set__
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            namespace[f"default_{f.name}"] = f.default
+            params.append(f"{f.name}=default_{f.name}")
+        body.append(f"set_{f.name}(self, {f.name})")
+    # Compiled from source, as dataclasses compile theirs.
+    exec(f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body), namespace)  # noqa: S102
+    cls.__init__ = namespace["__init__"]
+    cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return cls
 
 
 # --- inputs ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class OrderLine:
     sku: str
     name: str
@@ -60,7 +89,8 @@ class OrderLine:
     total: Decimal
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class OrderInput:
     """An order as a shop reports it. `total` is what the customer paid (tax and shipping included,
     discounts taken off); line totals are before order-level discounts."""
@@ -76,7 +106,8 @@ class OrderInput:
     shop_id: str | None = None  # the shop's public id (UUID string)
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class MemberContext:
     """What the rules may know of the member. The tier multiplier is a placeholder until tiers exist."""
 
@@ -108,7 +139,8 @@ class Multiplier:
 # --- the result --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class Contribution:
     """What one rule (or outside multiplier) added to a line; negative for a multiplier below 1."""
 
@@ -122,7 +154,8 @@ class Contribution:
         return {"source": self.source, "ref": self.ref, "name": self.name, "kind": self.kind, "points": self.points}
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class LineBreakdown:
     index: int
     sku: str
@@ -136,7 +169,7 @@ class LineBreakdown:
 
     @property
     def points_per_unit(self) -> Decimal:
-        return (Decimal(self.points) / self.quantity).quantize(Decimal("0.0001")) if self.quantity else ZERO
+        return (Decimal(self.points) / self.quantity).quantize(PER_UNIT_PLACES) if self.quantity else ZERO
 
     def as_dict(self) -> dict:
         return {
@@ -153,7 +186,8 @@ class LineBreakdown:
         }
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class RuleSummary:
     """One rule's or outside multiplier's part in the whole order."""
 
@@ -177,7 +211,8 @@ class RuleSummary:
         return out
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class Note:
     code: str
     message: str
@@ -187,7 +222,8 @@ class Note:
         return {"code": self.code, "message": self.message, "ref": self.ref}
 
 
-@dataclass(frozen=True)
+@_quick_init
+@dataclass(frozen=True, slots=True)
 class Breakdown:
     """Points for an order: per line, per rule, and why. `lines` + `unallocated_points` add up to `points`."""
 
@@ -228,13 +264,18 @@ def _norm(value: str) -> str:
     return str(value).strip().casefold()
 
 
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 def _names(values: Iterable) -> frozenset[str]:
-    if isinstance(values, list | tuple):
+    if not values:
+        return _NO_NAMES
+    if isinstance(values, (list, tuple)):  # not list | tuple: that makes a union type every call
         try:
             return _names_of(tuple(values))
         except TypeError:  # something unhashable in a rule's JSON list
             pass
-    return frozenset(_norm(v) for v in values or () if _norm(v))
+    return frozenset(_norm(v) for v in values if _norm(v))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -245,11 +286,12 @@ def _names_of(values: tuple) -> frozenset[str]:
 
 def _matching(rule, keys: Sequence[tuple[str, str]]) -> list[int]:
     """The lines a rule picks (by index), given each line's normalised (sku, category)."""
-    skus, categories = _names(rule.skus), _names(rule.categories)
-    if not skus and not categories:
-        # An exclusion must name what it excludes; it never excludes all.
-        return [] if rule.kind == Kind.EXCLUSION else list(range(len(keys)))
-    return [i for i, (sku, category) in enumerate(keys) if sku in skus or category in categories]
+    if rule.skus or rule.categories:  # most base rates name no products: no sets to look up
+        skus, categories = _names(rule.skus), _names(rule.categories)
+        if skus or categories:
+            return [i for i, (sku, category) in enumerate(keys) if sku in skus or category in categories]
+    # An exclusion must name what it excludes; it never excludes all.
+    return [] if rule.kind == _EXCLUSION else list(range(len(keys)))
 
 
 def _in_window(rule, at: dt.datetime) -> bool:
@@ -257,6 +299,8 @@ def _in_window(rule, at: dt.datetime) -> bool:
 
 
 def _for_shop(rule, shop_id: str | None) -> bool:
+    if not rule.shop_ids:  # every shop: most rules, and no set to look up
+        return True
     shops = _names(rule.shop_ids)
     return not shops or (shop_id is not None and _norm(shop_id) in shops)
 
@@ -272,8 +316,16 @@ def _exact(value) -> Fraction:
 def _ratio(value) -> tuple[int, int]:
     """_exact(value) as (numerator, denominator) in lowest terms, the denominator positive (the numbers a
     fraction of it holds): the rules' arithmetic below works on whole numbers over a common denominator, which
-    gives the fractions' results without making a fraction per step."""
-    return Decimal(value).as_integer_ratio()
+    gives the fractions' results without making a fraction per step. Decimals (what orders and rules hold) are
+    taken as they are: Decimal(value) of one is the same number, at the cost of a call."""
+    return (value if type(value) is Decimal else Decimal(value)).as_integer_ratio()
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_ratio(value) -> tuple[int, int]:
+    """_ratio of a rule's number, remembered: every order of a batch asks it for the same few rules' numbers
+    (equal numbers are one key, and equal numbers have one ratio)."""
+    return _ratio(value)
 
 
 def _points_of(numerator: int, denominator: int, rounding: str) -> int:
@@ -291,43 +343,50 @@ def _points_of(numerator: int, denominator: int, rounding: str) -> int:
     raise ValueError(f"unknown rounding {rounding!r}")
 
 
-def _money(value: Fraction) -> Decimal:
-    return money_round(Decimal(value.numerator) / Decimal(value.denominator))
+def _money(numerator: int, denominator: int) -> Decimal:
+    """numerator / denominator (the denominator positive) as money: the quotient is rounded from the exact
+    number, so it needs no fraction in lowest terms."""
+    return money_round(Decimal(numerator) / Decimal(denominator))
 
 
 def _allocate(total: int, weights: Sequence[Fraction | int]) -> list[int]:
     """Share whole `total` in proportion to `weights` (largest remainder; ties to the earlier line).
 
     Each share is within 1 of its exact proportion, and the shares add up to `total` exactly."""
-    if not weights:
-        return []
-    if total == 0:
-        return [0] * len(weights)
-    if len(weights) == 1:
-        return [total]  # one line takes it all, whatever its weight
-    sign, size = (1 if total > 0 else -1), abs(total)
-    # In whole numbers over a common denominator (exact, and far cheaper than fractions): line i's exact share
-    # is size x w[i] / whole, its floor the quotient and its fraction part remainder / whole. Whole numbers
-    # are their own numerators (the denominator 1); any common denominator gives the same shares.
-    if all(type(x) is int for x in weights):
-        w = [abs(x) for x in weights]
-    else:
+    if total and len(weights) > 1 and not all(type(x) is int for x in weights):
+        # In whole numbers over a common denominator (exact, and far cheaper than fractions): any common
+        # denominator gives the same shares.
         fractions = [abs(x if type(x) is Fraction else Fraction(x)) for x in weights]
         denominator = math.lcm(*(x.denominator for x in fractions))
-        w = [x.numerator * (denominator // x.denominator) for x in fractions]
+        weights = [x.numerator * (denominator // x.denominator) for x in fractions]
+    return _allocate_whole(total, weights)
+
+
+def _allocate_whole(total: int, weights: Sequence[int]) -> list[int]:
+    """_allocate for whole-number weights (evaluate_order's, which need no look at their type)."""
+    n = len(weights)
+    if n == 0:
+        return []
+    if total == 0:
+        return [0] * n
+    if n == 1:
+        return [total]  # one line takes it all, whatever its weight
+    sign, size = (1 if total > 0 else -1), abs(total)
+    w = [abs(x) for x in weights]
     whole = sum(w)
     if whole == 0:
-        w, whole = [1] * len(w), len(w)
+        w, whole = [1] * n, n
+    # Line i's exact share is size x w[i] / whole: its floor the quotient, its fraction part remainder / whole.
     shares, remainders = [], []
     for x in w:
         share, remainder = divmod(size * x, whole)
         shares.append(share)
         remainders.append(remainder)
-    left = size - sum(shares)
-    if left:
-        for i in sorted(range(len(w)), key=lambda i: (-remainders[i], i))[:left]:
+    if left := size - sum(shares):
+        # The largest remainders get one more; the sort is stable, so ties go to the earlier line.
+        for i in sorted(range(n), key=remainders.__getitem__, reverse=True)[:left]:
             shares[i] += 1
-    return [sign * s for s in shares]
+    return shares if sign > 0 else [-s for s in shares]
 
 
 def _order_amount(order: OrderInput, rule) -> tuple[int, int]:
@@ -359,20 +418,21 @@ def _in_whole_numbers(ratios: Sequence[tuple[int, int]]) -> tuple[list[int], int
 def _line_weights(lines: Sequence[OrderLine]) -> list[int]:
     """How the order's amount is shared among its lines: by line total, else by quantity, else evenly. As whole
     numbers over a common denominator: only their proportions count."""
-    for values in ([x.total for x in lines], [x.quantity for x in lines]):
-        weights = [max(w, 0) for w in _in_whole_numbers([_ratio(v) for v in values])[0]]
+    for field_name in ("total", "quantity"):
+        numerators, _ = _in_whole_numbers([_ratio(getattr(x, field_name)) for x in lines])
+        weights = [w if w > 0 else 0 for w in numerators]
         if sum(weights) > 0:
             return weights
     return [1] * len(lines)
 
 
-def _round_rule(rule, matched: list[int], numerators: list[int], denominator: int) -> dict[int, int]:
-    """Whole points per line from the exact ones (line matched[k] earns numerators[k] / denominator, the
+def _round_rule(rule, numerators: list[int], denominator: int) -> list[int]:
+    """Whole points per matched line from the exact ones (the k-th earns numerators[k] / denominator, the
     denominator positive): each line rounded, or the sum rounded once and shared."""
-    if rule.scope == Scope.LINE:
-        return {i: _points_of(x, denominator, rule.rounding) for i, x in zip(matched, numerators, strict=True)}
-    whole = _points_of(sum(numerators), denominator, rule.rounding)
-    return dict(zip(matched, _allocate(whole, numerators), strict=True))
+    rounding = rule.rounding
+    if rule.scope == _PER_LINE:
+        return [_points_of(x, denominator, rounding) for x in numerators]
+    return _allocate_whole(_points_of(sum(numerators), denominator, rounding), numerators)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -413,7 +473,7 @@ def evaluate_order(
     keys = [(_norm(line.sku), _norm(line.category)) for line in lines]  # what rules match lines by
     excluded: dict[int, Any] = {}
     for rule in applicable:
-        if rule.kind == Kind.EXCLUSION and real_lines:
+        if rule.kind == _EXCLUSION and real_lines:
             for i in _matching(rule, keys):
                 excluded.setdefault(i, rule)
 
@@ -422,12 +482,12 @@ def evaluate_order(
     stopped: set[int] = set()
     amounts: dict[tuple, tuple[int, int]] = {}  # rules counting the order alike share one computation
     for rule in applicable:
-        if rule.kind == Kind.EXCLUSION:
+        if rule.kind == _EXCLUSION:
             continue
-        counting = (bool(rule.include_tax), bool(rule.include_shipping), bool(rule.subtract_discounts))
+        counting = (not rule.include_tax, not rule.include_shipping, not rule.subtract_discounts)
         if (amount := amounts.get(counting)) is None:
             amount = amounts[counting] = _order_amount(order, rule)
-        if rule.minimum_order_value is not None and _less(amount, _ratio(rule.minimum_order_value)):
+        if rule.minimum_order_value is not None and _less(amount, _rule_ratio(rule.minimum_order_value)):
             notes.append(
                 Note(
                     "below_minimum",
@@ -436,7 +496,9 @@ def evaluate_order(
                 )
             )
             continue
-        matched = [i for i in _matching(rule, keys) if i not in excluded and i not in stopped]
+        matched = _matching(rule, keys)
+        if excluded or stopped:
+            matched = [i for i in matched if i not in excluded and i not in stopped]
         if not matched:
             continue
         selected.append((rule, matched, amount))
@@ -444,53 +506,50 @@ def evaluate_order(
             stopped.update(matched)
 
     per_line: list[list[Contribution]] = [[] for _ in range(n)]
+    points = [0] * n  # each line's points so far
     summaries: list[RuleSummary] = []
     base = [0] * n
 
-    def record(rule, points: dict[int, int], amount: Fraction | None = None) -> None:
+    def record(rule, matched: list[int], rounded: list[int], amount: Decimal | None = None) -> None:
         source = getattr(rule, "source", "rule")  # a campaign's bonus rule says "campaign"
-        ref = _text(rule.public_id)
-        for i, p in points.items():
-            per_line[i].append(Contribution(source, ref, rule.name, rule.kind, p))
-        summaries.append(
-            RuleSummary(
-                source,
-                ref,
-                rule.name,
-                rule.kind,
-                sum(points.values()),
-                rule.scope,
-                amount=None if amount is None else _money(amount),
-            )
-        )
+        ref, name, kind = _text(rule.public_id), rule.name, rule.kind
+        for i, p in zip(matched, rounded, strict=True):
+            per_line[i].append(Contribution(source, ref, name, kind, p))
+            points[i] += p
+        summaries.append(RuleSummary(source, ref, name, kind, sum(rounded), rule.scope, amount))
 
     # Exact arithmetic in whole numbers: each rule's points for its lines as numerators over one positive
     # denominator, rounded by integer division (the same numbers as with fractions, without one per step).
-    for rule, matched, amount in selected:
-        if rule.kind == Kind.BASE_RATE:
-            # Line i earns amount x (weights[i] / weight_sum) x points / rule amount.
-            (an, ad), (pn, pd), (rn, rd) = amount, _ratio(rule.points), _ratio(rule.amount)
-            scale, denominator = an * pn * rd, ad * pd * rn * weight_sum
-            if denominator == 0:
-                raise ZeroDivisionError(f"a base rate per {rule.amount} {currency}")
-            if denominator < 0:
-                scale, denominator = -scale, -denominator
-            points = _round_rule(rule, matched, [scale * weights[i] for i in matched], denominator)
-            for i, p in points.items():
-                base[i] += p
-            share = sum(weights[i] for i in matched)
-            record(rule, points, amount=Fraction(an * share, ad * weight_sum))
-    for rule, matched, _amount in selected:
-        if rule.kind == Kind.FIXED:
-            pn, pd = _ratio(rule.points)
-            quantities, denominator = _in_whole_numbers([_ratio(lines[i].quantity) for i in matched])
-            record(rule, _round_rule(rule, matched, [q * pn for q in quantities], denominator * pd))
-    for rule, matched, _amount in selected:
-        if rule.kind == Kind.MULTIPLIER:
-            mn, md = _ratio(rule.multiplier)  # adds (multiplier - 1) x the line's base-rate points
-            record(rule, _round_rule(rule, matched, [base[i] * (mn - md) for i in matched], md))
+    base_rates, fixed, multiplying = [], [], []  # by kind, each in priority order
+    for item in selected:
+        kind = item[0].kind
+        if kind == _BASE_RATE:
+            base_rates.append(item)
+        elif kind == _FIXED:
+            fixed.append(item)
+        elif kind == _MULTIPLIER:
+            multiplying.append(item)
+    for rule, matched, (an, ad) in base_rates:
+        # Line i earns amount x (weights[i] / weight_sum) x points / rule amount.
+        (pn, pd), (rn, rd) = _rule_ratio(rule.points), _rule_ratio(rule.amount)
+        scale, denominator = an * pn * rd, ad * pd * rn * weight_sum
+        if denominator == 0:
+            raise ZeroDivisionError(f"a base rate per {rule.amount} {currency}")
+        if denominator < 0:
+            scale, denominator = -scale, -denominator
+        rounded = _round_rule(rule, [scale * weights[i] for i in matched], denominator)
+        for i, p in zip(matched, rounded, strict=True):
+            base[i] += p
+        share = sum(weights[i] for i in matched)
+        record(rule, matched, rounded, _money(an * share, ad * weight_sum))
+    for rule, matched, _amount in fixed:
+        pn, pd = _rule_ratio(rule.points)
+        quantities, denominator = _in_whole_numbers([_ratio(lines[i].quantity) for i in matched])
+        record(rule, matched, _round_rule(rule, [q * pn for q in quantities], denominator * pd))
+    for rule, matched, _amount in multiplying:
+        mn, md = _rule_ratio(rule.multiplier)  # adds (multiplier - 1) x the line's base-rate points
+        record(rule, matched, _round_rule(rule, [base[i] * (mn - md) for i in matched], md))
 
-    points = [sum(c.points for c in contributions) for contributions in per_line]
     for i, p in enumerate(points):
         if p < 0:  # multipliers below 1 that add up to more than the base: the line earns 0, not less
             per_line[i].append(Contribution("floor", "", "No negative points", "floor", -p))
@@ -505,27 +564,28 @@ def evaluate_order(
         factor = Decimal(m.factor)
         fn, fd = _ratio(factor)
         extra = _points_of(sum(points) * (fn - fd), fd, m.rounding)
-        shares = _allocate(extra, points) if sum(points) else [0] * n
+        shares = _allocate_whole(extra, points) if sum(points) else [0] * n
         for i, share in enumerate(shares):
             if points[i] or share:
                 per_line[i].append(Contribution(m.source, m.ref, m.name, "multiplier", share))
             points[i] += share
         multiplier_summaries.append(RuleSummary(m.source, m.ref, m.name, "multiplier", sum(shares), factor=factor))
 
-    excluded_names = {i: rule.name for i, rule in excluded.items()}
     line_results = tuple(
-        LineBreakdown(
-            index=i,
-            sku=line.sku,
-            name=line.name,
-            category=line.category,
-            quantity=Decimal(line.quantity),
-            total=Decimal(line.total),
-            points=points[i],
-            contributions=tuple(per_line[i]),
-            excluded_by=excluded_names.get(i, ""),
-        )
-        for i, line in enumerate(real_lines)
+        [
+            LineBreakdown(
+                i,
+                line.sku,
+                line.name,
+                line.category,
+                Decimal(line.quantity),
+                Decimal(line.total),
+                points[i],
+                tuple(per_line[i]),
+                excluded[i].name if i in excluded else "",
+            )
+            for i, line in enumerate(real_lines)
+        ]
     )
     return Breakdown(
         points=sum(points),
