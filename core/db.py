@@ -1,11 +1,13 @@
 """Small database helpers that the ORM does not offer on both SQLite and PostgreSQL."""
 
+import contextlib
 import datetime as dt
 import json
 import uuid
 from decimal import Decimal
 
 import orjson
+import psycopg
 from django.db import connection
 
 
@@ -14,6 +16,21 @@ def sql_random_uuid() -> str:
     if connection.vendor == "postgresql":
         return "gen_random_uuid()"
     return "lower(hex(randomblob(16)))"  # SQLite keeps UUIDs as 32 hex characters
+
+
+@contextlib.contextmanager
+def server_bound_cursor():
+    """PostgreSQL: a cursor whose parameters travel apart from the SQL (server-side binding), wrapped as
+    connection.cursor() wraps its own (queries counted and logged, errors translated). Django's cursors quote
+    every parameter into the SQL text in Python; for a batch's few big statements (a 1.5 MB JSON payload, arrays
+    of 500 values) that quoting, and PostgreSQL reading it back out of the SQL, cost more than the values'
+    own conversion. Same SQL, same %s placeholders."""
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = psycopg.Cursor(connection.connection)
+    wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with wrapped as cursor:
+        yield cursor
 
 
 def sql_value(value):
@@ -32,29 +49,45 @@ def sql_update_from_values(
     `WITH v (id, <columns>) AS (VALUES ...) UPDATE <table> AS t SET <set_sql> FROM v WHERE t.id = v.id`.
     Each row is (id, *values); `set_sql` names the old row `t` and the new values `v` (e.g.
     "points = t.points + v.points") and may take `params`. PostgreSQL, and SQLite from 3.33. Returns rows updated.
-    With `types` (the PostgreSQL types of id and each column), on PostgreSQL the values travel as one array per
-    column (`unnest`): a few parameters instead of one per value, which psycopg splits and quotes one by one."""
+    With `types` (the PostgreSQL types of id and each column), on PostgreSQL the rows travel as one JSON
+    parameter (json_to_recordset): one parameter instead of one per value, which psycopg splits and quotes one
+    by one."""
     if not rows:
         return 0
     names = ", ".join(columns)
-    with connection.cursor() as cursor:
-        if types is not None and connection.vendor == "postgresql":
-            if len(types) != len(columns) + 1:
-                raise ValueError("give a type for id and for each column")
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
+    if types is not None and connection.vendor == "postgresql":
+        if len(types) != len(columns) + 1:
+            raise ValueError("give a type for id and for each column")
+        keys = ["id", *columns]
+        record = ", ".join(f"{key} {t}" for key, t in zip(keys, types, strict=True))
+        with server_bound_cursor() as cursor:
             cursor.execute(
-                f"WITH v (id, {names}) AS (SELECT * FROM unnest({arrays})) "
+                f"WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS v ({record})) "
                 f"UPDATE {table} AS t SET {set_sql} FROM v WHERE t.id = v.id",
-                [list(column) for column in zip(*rows, strict=True)] + list(params),
+                [sql_json_rows([dict(zip(keys, row, strict=True)) for row in rows]), *params],
             )
             return cursor.rowcount
-        row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    row_sql = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    with connection.cursor() as cursor:
         cursor.execute(
             f"WITH v (id, {names}) AS (VALUES {', '.join([row_sql] * len(rows))}) "
             f"UPDATE {table} AS t SET {set_sql} FROM v WHERE t.id = v.id",
             [value for row in rows for value in row] + list(params),
         )
         return cursor.rowcount
+
+
+def sql_json_rows(rows: list[dict]) -> str:
+    """Rows for PostgreSQL's json_to_recordset, as JSON text: ids, numbers, texts, None, UUIDs and aware
+    datetimes as orjson writes them (PostgreSQL reads them back exactly), Decimals as their text. For rows by
+    the hundred, cheaper to send and to read than an array per column."""
+    return orjson.dumps(rows, default=_decimal_text).decode()
+
+
+def _decimal_text(value) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not sent as JSON")
 
 
 def sql_insert_many(objs: list) -> None:
@@ -79,23 +112,24 @@ def sql_insert_many(objs: list) -> None:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     suffix = f" RETURNING {connection.ops.quote_name(pk.column)}" if returning else ""
     pks = []
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and not any(getattr(f, "encoder", None) for f in fields):
-            names = [f"c{i}" for i in range(len(fields))]
-            record = ", ".join(f"{name} {f.db_type(connection)}" for name, f in zip(names, fields, strict=True))
-            convert = [_json_value_of(f) for f in fields]
-            payload = [
-                {name: to_json(value) for name, to_json, value in zip(names, convert, row, strict=True)} for row in rows
-            ]
+    if connection.vendor == "postgresql" and not any(getattr(f, "encoder", None) for f in fields):
+        names = [f"c{i}" for i in range(len(fields))]
+        record = ", ".join(f"{name} {f.db_type(connection)}" for name, f in zip(names, fields, strict=True))
+        convert = [_json_value_of(f) for f in fields]
+        payload = [
+            {name: to_json(value) for name, to_json, value in zip(names, convert, row, strict=True)} for row in rows
+        ]
+        with server_bound_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {', '.join(names)} "
                 f"FROM jsonb_to_recordset(%s::jsonb) AS r({record}){suffix}",
                 [json_text(payload)],
             )
             pks = cursor.fetchall() if returning else []
-        else:
-            size = connection.ops.bulk_batch_size(fields, objs) or len(objs)
-            row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    else:
+        size = connection.ops.bulk_batch_size(fields, objs) or len(objs)
+        row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        with connection.cursor() as cursor:
             for start in range(0, len(rows), size):
                 chunk = rows[start : start + size]
                 cursor.execute(
