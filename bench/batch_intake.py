@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import backend_pid, command_line, server_cpu_seconds, setup_django
+from common import autovacuum_stand_in, backend_pid, command_line, server_cpu_seconds, setup_django
 
 MODES = ["batch", "single"]
 
@@ -72,6 +72,7 @@ def main() -> None:
         figures = []
         for mode in MODES if r % 2 else reversed(MODES):
             orders = orders_make(random.choices(customers, k=args.orders), ids)
+            autovacuum_stand_in()
             run = record(mode, shop, orders, batch_size=args.batch_size)
             timed[mode].append(run)
             figures.append(f"{mode} {args.orders / run.seconds:6,.0f} orders/s")

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from common import ROOT, command_line, server_cpu_seconds, setup_django, vacuum_analyze
+from common import ROOT, autovacuum_stand_in, command_line, server_cpu_seconds, setup_django, vacuum_analyze
 
 SITE = ROOT / "bench" / "http_site"
 ORDERS_PATH = "/api/v1/orders"
@@ -572,17 +572,21 @@ def run(args, *, server: Gunicorn, seed: Seed, sweep: list[int]) -> dict:
     phases = ["intake", "bare", "pgbench", "batch", "members"]
     rounds = results["rounds"] = {name: [] for name in phases}
     for r in range(1, args.rounds + 1):
+        autovacuum_stand_in()
         rounds["intake"].append(
             wrk(server, mode="orders", path=ORDERS_PATH, clients=clients, seconds=args.seconds, tag=f"in{r}")
         )
+        autovacuum_stand_in()
         rounds["bare"].append(
             wrk(server, mode="orders", path=BARE_PATH, clients=clients, seconds=args.seconds, tag=f"bare{r}")
         )
         rounds["pgbench"].append(pgbench(args.pgbench_database, clients=clients, seconds=args.seconds))
         if batch_ok:
+            autovacuum_stand_in()
             rounds["batch"].append(
                 batches(server, clients=clients, size=args.batch_size, seconds=args.seconds, tag=f"b{r}")
             )
+        autovacuum_stand_in()
         rounds["members"].append(
             wrk(server, mode="members", path=MEMBERS_PATH, clients=clients, seconds=args.seconds, tag=f"m{r}")
         )
@@ -604,11 +608,13 @@ def run(args, *, server: Gunicorn, seed: Seed, sweep: list[int]) -> dict:
     }
     print(f"open loop at half load ({half['intake_rate']:.1f} orders/s, {half['members_rate']:.1f} GET/s):", flush=True)
     for r in range(1, args.rounds + 1):
+        autovacuum_stand_in()
         half["intake"].append(
             open_loop(
                 server, kind="orders", path=ORDERS_PATH, rate=half["intake_rate"], seconds=args.seconds, tag=f"ol{r}"
             )
         )
+        autovacuum_stand_in()
         half["members"].append(
             open_loop(
                 server,
@@ -652,6 +658,9 @@ def report(args, results, *, seed: Seed, load_before, errors_logged: int, log: P
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         server = cursor.fetchone()[0].split(" on ")[0]
+        cursor.execute("SHOW autovacuum")
+        if cursor.fetchone()[0] == "off":
+            server += ", autovacuum off (VACUUM ANALYZE before each measurement in its stead)"
     print("\n" + "=" * 100)
     print(f"command: {command_line()}")
     print(
@@ -662,7 +671,7 @@ def report(args, results, *, seed: Seed, load_before, errors_logged: int, log: P
     print(
         f"server: gunicorn, {args.workers} sync workers, loyalty_site.settings.production via http_site.settings "
         f"(DEBUG off, rate limit counted in Redis {args.redis}/{args.redis_db + 1}, broker db {args.redis_db}); "
-        f"{server}, default settings"
+        f"{server}; otherwise default settings"
     )
     print(
         f"data: {args.members:,} members linked to the shop, {seed.rules} active earning rules; 3-line orders "

@@ -58,3 +58,36 @@ def test_model_new_refuses_unknown_names():
 
     with pytest.raises(TypeError, match="no field totl"):
         model_new(Order, totl=1)
+
+
+def test_json_rows_are_what_postgresql_reads_back():
+    import uuid
+    from decimal import Decimal
+
+    from core.db import sql_json_rows
+
+    at, uid = dt.datetime(2026, 11, 23, 3, 4, 5, 6, tzinfo=dt.UTC), uuid.uuid4()
+    rows = json.loads(sql_json_rows([{"id": 1, "uid": uid, "at": at, "value": Decimal("1.50"), "none": None}]))
+    assert rows == [{"id": 1, "uid": str(uid), "at": "2026-11-23T03:04:05.000006+00:00", "value": "1.50", "none": None}]
+    with pytest.raises(TypeError):
+        sql_json_rows([{"x": object()}])
+
+
+@pytest.mark.django_db
+def test_update_from_values_with_types(django_user_model):
+    from core.db import sql_update_from_values
+
+    users = [django_user_model.objects.create(email=f"u{i}@example.com") for i in range(3)]
+    updated = sql_update_from_values(
+        django_user_model._meta.db_table,
+        columns=["email"],
+        types=["bigint", "text"],
+        rows=[(users[0].pk, "ann@example.com"), (users[2].pk, "céline@example.com")],
+        set_sql="email = v.email",
+    )
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # SQLite's driver gives no count for an UPDATE under WITH
+        assert updated == 2
+    emails = [u.email for u in django_user_model.objects.filter(pk__in=[u.pk for u in users]).order_by("pk")]
+    assert emails == ["ann@example.com", "u1@example.com", "céline@example.com"]
