@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -52,8 +53,20 @@ def _canonical(value):
 
 
 def _fingerprint(data: dict) -> str:
-    text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _fingerprint_of_canonical(_canonical(data))
+
+
+def _fingerprint_of_canonical(canonical) -> str:
+    """sha256 of the canonical JSON as json.dumps writes it (keys sorted, compact, non-ASCII and DEL escaped),
+    the text every stored fingerprint was made from. orjson writes the same text ten times faster when it is
+    plain ASCII without DEL, as nearly every order is; anything else is written by json as before."""
+    try:
+        text = orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:  # integers beyond 64 bits, or what json refuses too
+        text = None
+    if text is None or not text.isascii() or b"\x7f" in text:
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def _idempotency_conflict(what: str, external_id: str) -> ApplicationError:

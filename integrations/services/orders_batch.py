@@ -18,8 +18,6 @@ rolled back and those orders go through order_record one by one, which answers e
 
 import contextlib
 import gc
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from integrations.selectors import members_trusted_by_email, order_data_clean, o
 from integrations.services.orders import (
     ORDER_POINTS_MAX,
     _canonical,
+    _fingerprint_of_canonical,
     _idempotency_conflict,
     _order_build,
     order_record,
@@ -185,11 +184,6 @@ def _orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBat
             for a in accepted:
                 results[a.index] = _order_record_one(shop=shop, data=orders[a.index])
     return results
-
-
-def _fingerprint_of_canonical(canonical: dict) -> str:
-    """_fingerprint(data) from _canonical(data) (test_orders_batch compares the stored fingerprints)."""
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def duplicate_external_ids(external_ids: list[str]) -> ApplicationError:
@@ -354,7 +348,8 @@ def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
     ids the orders were inserted with; an order whose lot has another id (SQLite, or a replayed key's first
     lot) is updated."""
     program = program_cached()
-    actor = Actor.shop(str(shop.public_id))
+    shop_uid = str(shop.public_id)
+    actor = Actor.shop(shop_uid)
     earned = points_earn_many_with_lots(
         items=[
             Earning(
@@ -362,7 +357,7 @@ def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
                 points=a.breakdown.points,
                 source=PointLot.Source.ORDER,
                 actor=actor,
-                idempotency_key=f"order:{shop.public_id}:{order.external_id}",
+                idempotency_key=f"order:{shop_uid}:{order.external_id}",
                 source_ref=order.external_id,
                 reason=f"Order {order.external_id}",
                 available_at=(
