@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
@@ -44,12 +45,19 @@ def _canonical(value):
     if kind is list or isinstance(value, list | tuple):
         return [v if type(v) in _AS_IS else _canonical(v) for v in value]
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value else "0"
+        return _decimal_text(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _decimal_text(value: Decimal) -> str:
+    """A decimal without trailing zeros, remembered: quantities and prices repeat from order to order (equal
+    decimals, 2 and 2.00, are one key and have one text)."""
+    return format(value.normalize(), "f") if value else "0"
 
 
 def _fingerprint(data: dict) -> str:
