@@ -52,6 +52,9 @@ def _drop_cached_connections():
 
 
 def test_beat_schedule_names_real_tasks(settings):
+    # As a worker starts: autodiscovery imports every app's tasks module. Without it the test saw only the
+    # tasks modules that earlier tests of its process happened to import.
+    app.loader.import_default_modules()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks
 
