@@ -81,10 +81,10 @@ def sql_json_rows(rows: list[dict]) -> str:
     """Rows for PostgreSQL's json_to_recordset, as JSON text: ids, numbers, texts, None, UUIDs and aware
     datetimes as orjson writes them (PostgreSQL reads them back exactly), Decimals as their text. For rows by
     the hundred, cheaper to send and to read than an array per column."""
-    return orjson.dumps(rows, default=_decimal_text).decode()
+    return orjson.dumps(rows, default=_json_decimal).decode()
 
 
-def _decimal_text(value) -> str:
+def _json_decimal(value) -> str:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not sent as JSON")

@@ -30,7 +30,13 @@ from django.utils import timezone
 from core.db import sql_insert_many, sql_next_ids, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Shop
-from integrations.selectors import members_trusted_by_email, order_data_clean, order_evaluate, order_placed_at
+from integrations.selectors import (
+    MEMBER_TIMES_NOT_READ,
+    members_trusted_by_email,
+    order_data_clean,
+    order_evaluate,
+    order_placed_at,
+)
 from integrations.services.orders import (
     ORDER_POINTS_MAX,
     _canonical,
@@ -203,18 +209,6 @@ def _order_record_one(*, shop: Shop, data: dict) -> OrderBatchResult:
     return OrderBatchResult(external_id=order.external_id, order=order, created=created)
 
 
-# Times a batch never reads of its members and their accounts, left unread: a tenth of the lookup's CPU went
-# to turning them into datetimes. (A deferred field read later costs a query per member: the batch's pinned
-# query count in test_orders_batch would show it.)
-_NOT_READ = (
-    "created_at",
-    "updated_at",
-    "marketing_consent_at",
-    "points_account__created_at",
-    "points_account__updated_at",
-)
-
-
 def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | ApplicationError | None]:
     """What integrations.selectors.order_member_find answers for each order, in at most three queries: by
     member_id (unknown: a 422), else by the shop's customer id, else by e-mail (members it trusts), else None
@@ -228,7 +222,7 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
             by_customer.add(data["member_external_id"])
         if data["email"]:
             by_email.add(data["email"])  # looked up even when the customer id finds them: one query either way
-    members = Member.objects.select_related("points_account").defer(*_NOT_READ)
+    members = Member.objects.select_related("points_account").defer(*MEMBER_TIMES_NOT_READ)
     found_by_id = {m.public_id: m for m in members.filter(public_id__in=by_id)} if by_id else {}
     found_by_customer = (
         {  # the members themselves, not their links: one model instance less per order
@@ -247,7 +241,7 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
         trusted = (
             members_trusted_by_email()
             .select_related("points_account")
-            .defer(*_NOT_READ)
+            .defer(*MEMBER_TIMES_NOT_READ)
             .annotate(login_email=Lower("user__email"))
         )
         for member in trusted.filter(login_email__in=by_email).order_by("pk"):

@@ -95,8 +95,10 @@ class TestPreparedOnTheServer:
 
     def test_constants_of_the_query_stay_in_the_statement(self, shop, member):
         # The customer lookup's subquery compares with a constant ('first_purchase'): quoted into the PREPARE.
-        with CaptureQueriesContext(connection):
-            link = _CUSTOMER_BY_EXTERNAL_ID.first(shop.pk, "cust-1")
+        lookup = PreparedSelect(_CUSTOMER_BY_EXTERNAL_ID.build, *_CUSTOMER_BY_EXTERNAL_ID.samples)
+        with CaptureQueriesContext(connection) as queries:
+            link = lookup.first(shop.pk, "cust-1")
+        assert "'first_purchase'" in queries[0]["sql"].split("; EXECUTE")[0]
         assert link.member == member and link.first_purchase_recorded is False
 
     def test_off_by_setting(self, shop, member, settings):
