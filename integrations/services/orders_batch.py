@@ -19,7 +19,7 @@ rolled back and those orders go through order_record one by one, which answers e
 import contextlib
 import gc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -153,12 +153,15 @@ def _orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBat
             todo.append(i)
 
     members = _members_find(shop=shop, orders=[cleaned[i] for i in todo])
-    rules = list(
-        EarningRule.objects.filter(is_active=True, currency__in={cleaned[i]["currency"] for i in todo}).order_by(
-            "-priority", "id"
-        )
-        if todo
-        else []
+    rules_for = _rules_by_order(
+        list(
+            EarningRule.objects.filter(is_active=True, currency__in={cleaned[i]["currency"] for i in todo}).order_by(
+                "-priority", "id"
+            )
+            if todo
+            else []
+        ),
+        shop=shop,
     )
     boosts = boosts_load()
     accepted = []
@@ -167,9 +170,7 @@ def _orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBat
         try:
             if isinstance(member, ApplicationError):
                 raise member
-            breakdown = order_evaluate(
-                shop=shop, data=data, member=member, rules=_rules_for(rules, shop=shop, data=data), boosts=boosts
-            )
+            breakdown = order_evaluate(shop=shop, data=data, member=member, rules=rules_for(data), boosts=boosts)
             _check_earnable(breakdown, member)
         except ApplicationError as error:
             results[i] = OrderBatchResult(external_id=data["external_id"], error=error)
@@ -264,19 +265,27 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
     return answers
 
 
-def _rules_for(rules: list[EarningRule], *, shop: Shop, data: dict) -> list[EarningRule]:
-    """Of the batch's active rules, those rewards.selectors.earning_rules_active would load for this order:
-    its currency, in their window at the placing time, for this shop; highest priority first."""
-    at = order_placed_at(data["placed_at"])
+def _rules_by_order(rules: list[EarningRule], *, shop: Shop) -> Callable[[dict], list[EarningRule]]:
+    """Of the batch's active rules, those rewards.selectors.earning_rules_active would load for an order: its
+    currency, in their window at the placing time, for this shop; highest priority first. The shop and currency
+    are sorted out once for the batch; only rules with a window are looked at per order."""
     shop_id = str(shop.public_id).strip().casefold()
-    return [
-        rule
-        for rule in rules
-        if rule.currency == data["currency"]
-        and (rule.starts_at is None or rule.starts_at <= at)
-        and (rule.ends_at is None or rule.ends_at > at)
-        and (not rule.shop_ids or shop_id in {str(s).strip().casefold() for s in rule.shop_ids})
-    ]
+    by_currency: dict[str, list[EarningRule]] = {}
+    for rule in rules:
+        if not rule.shop_ids or shop_id in {str(s).strip().casefold() for s in rule.shop_ids}:
+            by_currency.setdefault(rule.currency, []).append(rule)
+    if not any(rule.starts_at or rule.ends_at for rule in rules):
+        return lambda data: by_currency.get(data["currency"], [])
+
+    def rules_for(data: dict) -> list[EarningRule]:
+        at = order_placed_at(data["placed_at"])
+        return [
+            rule
+            for rule in by_currency.get(data["currency"], [])
+            if (rule.starts_at is None or rule.starts_at <= at) and (rule.ends_at is None or rule.ends_at > at)
+        ]
+
+    return rules_for
 
 
 def _check_earnable(breakdown: Breakdown, member: Member | None) -> None:
