@@ -3,12 +3,14 @@
 import contextlib
 import datetime as dt
 import json
+import operator
 import uuid
 from decimal import Decimal
 
 import orjson
 import psycopg
 from django.db import connection
+from django.db.models import DateField, DateTimeField, Field
 
 
 def sql_random_uuid() -> str:
@@ -143,6 +145,80 @@ def sql_insert_many(objs: list) -> None:
             setattr(obj, pk.attname, pks[i][0])
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def sql_copy_many(objs: list) -> None:
+    """Insert unsaved instances of one model as sql_insert_many does (pre_save, each field's database value,
+    pks set in the objects' order), with PostgreSQL's COPY FROM STDIN: rows as text, each JSON value parsed once
+    by the server, where sql_insert_many's one big JSON parameter is parsed whole and then taken apart again
+    (for a batch's 500 orders, 1.5 MB). COPY returns nothing: instances without a pk get theirs from the
+    model's sequence beforehand (sql_next_ids: one query more, ascending in the objects' order). Errors are
+    Django's (a duplicate key is an IntegrityError, as from an INSERT), and the COPY is logged as a query when
+    queries are. SQLite, and JSON fields with an encoder of their own: sql_insert_many."""
+    if not objs:
+        return
+    opts = objs[0]._meta
+    fields = [f for f in opts.concrete_fields if not f.generated]
+    if connection.vendor != "postgresql" or any(getattr(f, "encoder", None) for f in fields):
+        sql_insert_many(objs)
+        return
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # related objects saved since
+    pk = opts.pk
+    pk_attname = pk.attname
+    unsaved = [i for i, obj in enumerate(objs) if getattr(obj, pk_attname) is None]
+    new_pks = dict(zip(unsaved, sorted(sql_next_ids(type(objs[0]), len(unsaved))), strict=True))
+    columns = []
+    for f in fields:
+        if f is pk and new_pks:
+            values = [new_pks.get(i, getattr(obj, pk_attname)) for i, obj in enumerate(objs)]
+        elif _pre_save_reads(f):
+            values = list(map(operator.attrgetter(f.attname), objs))
+        else:
+            values = [f.pre_save(obj, True) for obj in objs]
+        columns.append(_copy_text(f, values))
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    connection.validate_no_broken_transaction()
+    with server_bound_cursor() as cursor:
+        logged = cursor.debug_sql(sql) if connection.queries_logged else contextlib.nullcontext()
+        with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+    for i, obj in enumerate(objs):
+        if i in new_pks:
+            setattr(obj, pk_attname, new_pks[i])
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def _pre_save_reads(field) -> bool:
+    """Whether field.pre_save(obj, add=True) only reads the attribute (no auto_now time to fill in)."""
+    pre_save = type(field).pre_save
+    if pre_save is Field.pre_save:
+        return True
+    dated = pre_save is DateTimeField.pre_save or pre_save is DateField.pre_save
+    return dated and not field.auto_now and not field.auto_now_add
+
+
+_COPY_AS_IS = frozenset({int, str, type(None)})  # written by psycopg as PostgreSQL reads them, for any column
+
+
+def _copy_text(field, values: list) -> list:
+    """A column's values for COPY's text format: JSON as json_text writes it (None: NULL, as Django stores it),
+    the rest as in sql_insert_many's JSON (the field's database value, in text PostgreSQL reads back exactly).
+    A column of one common type is converted at once, without a call per value of ours."""
+    if field.get_internal_type() == "JSONField":
+        return [None if value is None else json_text(value) for value in values]
+    kinds = set(map(type, values))
+    if kinds <= _COPY_AS_IS and (str not in kinds or not field.is_relation):
+        return values
+    if kinds == {Decimal} or kinds == {uuid.UUID}:
+        return list(map(str, values))
+    if kinds == {dt.datetime} and None not in map(dt.datetime.utcoffset, values):
+        return list(map(dt.datetime.isoformat, values))
+    to_text = _json_value_of(field)
+    return [to_text(value) for value in values]
 
 
 _AS_IS = frozenset({int, str, bool, type(None)})

@@ -1,9 +1,11 @@
-"""core.db.json_text: orjson's speed, json's answers."""
+"""core.db: json_text (orjson's speed, json's answers), model_new, and the set-based writes (sql_copy_many stores what
+sql_insert_many stores)."""
 
 import datetime as dt
 import json
 
 import pytest
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -91,3 +93,114 @@ def test_update_from_values_with_types(django_user_model):
         assert updated == 2
     emails = [u.email for u in django_user_model.objects.filter(pk__in=[u.pk for u in users]).order_by("pk")]
     assert emails == ["ann@example.com", "u1@example.com", "céline@example.com"]
+
+
+def _orders(shop, prefix: str, n: int = 3) -> list:
+    """Unsaved orders whose values COPY's text format must escape or convert: tabs, newlines, backslashes,
+    non-ASCII text, \\N, JSON with all of those, decimals, times in another zone with microseconds."""
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from core.db import model_new
+    from integrations.models import Order
+
+    odd = 'tab\there\nnew line\r\\back\\slash \\N café \U0001f600 "quoted"'
+    return [
+        model_new(
+            Order,
+            shop=shop,
+            external_id=f"{prefix}-{i}",
+            member=None,
+            email=odd if i == 0 else "",
+            currency="EUR",
+            total=Decimal("12.30") + i,
+            subtotal=Decimal("10"),
+            tax=Decimal("2.3"),
+            placed_at=dt.datetime(2026, 11, 1, 10, 0, 0, 123456, tzinfo=ZoneInfo("Europe/Amsterdam")),
+            lines=[{"sku": odd, "quantity": "1.5", "nested": {"n": 2**63 - 1, "none": None, "list": [1, "\\"]}}],
+            coupon_codes=[odd] if i == 1 else [],
+            breakdown={"points": 0, "note": odd, "int keys": {1: "one"}},
+            status=Order.Status.UNMATCHED,
+            fingerprint=f"{i:064d}",
+        )
+        for i in range(n)
+    ]
+
+
+def _stored(orders) -> list[dict]:
+    from integrations.models import Order
+
+    rows = Order.objects.filter(pk__in=[o.pk for o in orders]).order_by("pk").values()
+    skip = {"id", "public_id", "external_id", "created_at", "updated_at"}
+    return [{k: v for k, v in row.items() if k not in skip} for row in rows]
+
+
+@pytest.mark.django_db
+def test_copy_many_stores_what_insert_many_stores():
+    from core.db import sql_copy_many, sql_insert_many
+    from integrations.models import Shop
+
+    shop = Shop.objects.create(name="Shop")
+    inserted, copied = _orders(shop, "insert"), _orders(shop, "copy")
+    sql_insert_many(inserted)
+    sql_copy_many(copied)
+    assert _stored(copied) == _stored(inserted)
+    assert len(_stored(copied)) == 3
+    assert [o.pk for o in copied] == sorted(o.pk for o in copied)  # in the objects' order, as RETURNING gave them
+    assert all(not o._state.adding and o._state.db == "default" for o in copied)
+    for order in copied:  # each instance names its own row
+        stored = type(order).objects.get(pk=order.pk)
+        assert (stored.external_id, stored.public_id, stored.created_at) == (
+            order.external_id,
+            order.public_id,
+            order.created_at,
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_copy_many_keeps_the_pks_given_and_takes_the_others_from_the_sequence():
+    from core.db import sql_copy_many, sql_next_ids
+    from integrations.models import Order, Shop
+
+    shop = Shop.objects.create(name="Shop")
+    orders = _orders(shop, "mixed", 4)
+    given = sql_next_ids(Order, 2)
+    orders[1].pk, orders[3].pk = given
+    sql_copy_many(orders)
+    assert [orders[1].pk, orders[3].pk] == given
+    assert len({o.pk for o in orders}) == 4
+    assert set(Order.objects.filter(shop=shop).values_list("pk", "external_id")) == {
+        (o.pk, o.external_id) for o in orders
+    }
+
+
+@pytest.mark.django_db
+def test_copy_many_meets_a_duplicate_as_an_integrity_error_and_saves_nothing():
+    from django.db import IntegrityError, transaction
+
+    from core.db import sql_copy_many
+    from integrations.models import Order, Shop
+
+    shop = Shop.objects.create(name="Shop")
+    sql_copy_many(_orders(shop, "dup", 1))
+    again = _orders(shop, "dup", 2)  # dup-0 again, and a new dup-1
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql_copy_many(again)
+    assert all(o.pk is None and o._state.adding for o in again)
+    assert list(Order.objects.filter(shop=shop).values_list("external_id", flat=True)) == ["dup-0"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_copy_many_is_the_sequence_query_and_one_logged_copy():
+    from django.db import connection
+
+    from core.db import sql_copy_many
+    from integrations.models import Shop
+
+    shop = Shop.objects.create(name="Shop")
+    with CaptureQueriesContext(connection) as queries:
+        sql_copy_many(_orders(shop, "logged"))
+    assert len(queries) == 2 and "nextval" in queries[0]["sql"]
+    assert queries[1]["sql"].startswith('COPY "integrations_order" (') and queries[1]["sql"].endswith("FROM STDIN")

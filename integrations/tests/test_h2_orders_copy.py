@@ -1,0 +1,116 @@
+"""The batch's orders written with core.db.sql_copy_many (COPY FROM STDIN) on PostgreSQL: a duplicate order that
+another transaction commits meanwhile surfaces as Django's IntegrityError, as from an INSERT, so the batch falls back
+to order_record one by one, and racing batches still earn each order once."""
+
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from core.db import sql_copy_many
+from core.tests.concurrency import TIMEOUT, run_at_once
+from integrations.models import Order
+from integrations.services import orders_batch
+from integrations.services.members import member_upsert
+from integrations.services.orders import order_record
+from integrations.services.orders_batch import orders_record_batch
+from integrations.tests.test_orders_batch import _validated, body
+from rewards.models import PointEntry, PointsAccount
+from rewards.selectors import ledger_audit
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _batch_copies(monkeypatch):
+    monkeypatch.setattr(orders_batch, "sql_insert_many", sql_copy_many)
+
+
+def _order(shop, external_id: str) -> Order:
+    from core.db import model_new
+
+    return model_new(
+        Order,
+        shop=shop,
+        external_id=external_id,
+        member=None,
+        currency="EUR",
+        total=10,
+        subtotal=10,
+        placed_at="2026-11-01T10:00:00+00:00",
+        status=Order.Status.UNMATCHED,
+        fingerprint="f" * 64,
+    )
+
+
+def test_a_duplicate_committed_meanwhile_is_an_integrity_error(shop):
+    inserted, committed = threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():
+                sql_copy_many([_order(shop, "o-1")])
+                inserted.set()
+                assert committed.wait(TIMEOUT)  # holds its row until the second copy waits on it
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inserted.wait(TIMEOUT)
+    timer = threading.Timer(0.5, committed.set)  # the second copy below waits on the first's row, then fails
+    timer.start()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql_copy_many([_order(shop, "o-2"), _order(shop, "o-1")])
+    thread.join(TIMEOUT)
+    timer.cancel()
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == ["o-1"]
+
+
+def test_copies_of_a_batch_racing_earn_once(shop, rules):
+    for i in range(5):
+        member_upsert(shop=shop, external_id=f"cust-{i}", email=f"m{i}@example.com")
+    orders = _validated([body(f"o-{i}", member_external_id=f"cust-{i % 5}") for i in range(20)])
+    results = run_at_once(3, lambda _: orders_record_batch(shop=shop, orders=orders))
+    assert not any(isinstance(r, Exception) for r in results), results
+    statuses = sorted(tuple(sorted({x.status for x in r})) for r in results)
+    assert statuses == [(200,), (200,), (201,)]
+    assert Order.objects.count() == 20 and PointEntry.objects.filter(kind="earn").count() == 20
+    assert sum(PointsAccount.objects.values_list("available", flat=True)) == 20 * 80
+    assert ledger_audit() == []
+
+
+def test_a_batch_and_single_posts_racing_earn_once(shop, rules):
+    for i in range(4):
+        member_upsert(shop=shop, external_id=f"cust-{i}", email=f"m{i}@example.com")
+    orders = _validated([body(f"o-{i}", member_external_id=f"cust-{i % 4}") for i in range(12)])
+
+    def work(i):
+        if i == 0:
+            return orders_record_batch(shop=shop, orders=orders)
+        return order_record(shop=shop, data=orders[(i * 5) % 12])
+
+    results = run_at_once(4, work)
+    assert not any(isinstance(r, Exception) for r in results), results
+    assert Order.objects.count() == 12 and PointEntry.objects.filter(kind="earn").count() == 12
+    assert sum(r.created for r in results[0]) + sum(created for _, created in results[1:]) == 12
+    assert ledger_audit() == []
+
+
+def test_a_batch_that_meets_a_committed_order_falls_back_to_one_by_one(shop, rules):
+    member_upsert(shop=shop, external_id="cust-1", email="m1@example.com")
+    orders = _validated([body(f"o-{i}") for i in range(3)])
+    first = orders_batch._orders_insert
+
+    def insert_after_a_rival(*, shop, accepted):  # o-1 lands between the batch's look for it and its insert
+        run_at_once(1, lambda _: order_record(shop=shop, data=orders[1]))
+        return first(shop=shop, accepted=accepted)
+
+    orders_batch._orders_insert = insert_after_a_rival
+    try:
+        results = orders_record_batch(shop=shop, orders=orders)
+    finally:
+        orders_batch._orders_insert = first
+    assert [(r.external_id, r.status) for r in results] == [("o-0", 201), ("o-1", 200), ("o-2", 201)]
+    assert Order.objects.count() == 3 and PointEntry.objects.filter(kind="earn").count() == 3
+    assert ledger_audit() == []
