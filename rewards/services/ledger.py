@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from core.db import (
@@ -1044,20 +1045,30 @@ def points_earn_many_with_lots(*, items: Sequence[Earning]) -> list[tuple[PointE
     `lot_id` when given (on PostgreSQL; the ORM path leaves ids to the database): the caller compares."""
     lots: list[PointLot | None] = [None] * len(items)
     entries = _earn_many(items, lots=lots)
-    for lot in lots:
-        if lot is not None:  # times in UTC, as a lot read back has them (webhooks print them)
-            for name in ("earned_at", "available_at", "expires_at"):
-                if (at := getattr(lot, name)) is not None:
-                    setattr(lot, name, at.astimezone(dt.UTC))
+    return list(zip(entries, _lots_of(entries, lots), strict=True))
+
+
+def points_earn_many_lots(*, items: Sequence[Earning]) -> list[PointLot]:
+    """The lots of points_earn_many_with_lots alone, for a caller that uses no entry (an order batch): the same
+    rows are written and the same lots returned, but no PointEntry instance is made for a new lot."""
+    lots: list[PointLot | None] = [None] * len(items)
+    return _lots_of(_earn_many(items, lots=lots, entries_wanted=False), lots)
+
+
+def _lots_of(entries: list[PointEntry | None], lots: list[PointLot | None]) -> list[PointLot]:
+    """`lots` with the gaps (replayed keys, debt-paying earns) filled from their entries, read in one query."""
     if missing := [entry.details["lot"] for entry, lot in zip(entries, lots, strict=True) if lot is None]:
         found = {str(lot.public_id): lot for lot in PointLot.objects.filter(public_id__in=missing)}
         lots = [lot or found[entry.details["lot"]] for entry, lot in zip(entries, lots, strict=True)]
-    return list(zip(entries, lots, strict=True))
+    return lots
 
 
-def _earn_many(items: Sequence[Earning], *, lots: list[PointLot | None]) -> list[PointEntry]:
+def _earn_many(
+    items: Sequence[Earning], *, lots: list[PointLot | None], entries_wanted: bool = True
+) -> list[PointEntry | None]:
     """points_earn_many's work; fills `lots` at the items' places with the lots made now (None for a replayed key
-    or a debt-paying earn)."""
+    or a debt-paying earn). Without `entries_wanted` the new lots' entries are written but not made in Python:
+    their places in the list returned stay None."""
     for item in items:
         _require_positive(item.points)
     keys = [item.idempotency_key for item in items]
@@ -1105,7 +1116,7 @@ def _earn_many(items: Sequence[Earning], *, lots: list[PointLot | None]) -> list
                 continue
             fresh.append((i, item))
         if fresh:
-            _earn_set_based(fresh, balances=balances, entries=entries, lots=lots)
+            _earn_set_based(fresh, balances=balances, entries=entries if entries_wanted else None, lots=lots)
     for item in items:
         for name, value in zip(_BALANCES, balances[item.account.pk][1:], strict=True):
             setattr(item.account, name, value)
@@ -1120,24 +1131,23 @@ def _earn_set_based(
     fresh: list[tuple[int, Earning]],
     *,
     balances: dict[int, list],
-    entries: list[PointEntry | None],
+    entries: list[PointEntry | None] | None,
     lots: list[PointLot | None],
 ) -> None:
     """points_earn_many's inserts and update, for earnings on locked accounts that owe no debt; fills in
-    `entries` and `lots` at the items' places."""
+    `lots` and (unless None) `entries` at the items' places."""
     program = program_get()
-    now = timezone.now()
+    now = timezone.now()  # UTC (USE_TZ)
     expires_at = lot_expires_at(program=program, earned_at=now)
-    if connection.vendor == "postgresql":
-        new_lots, new_entries = _earn_insert_pg(fresh, program=program, now=now, expires_at=expires_at)
-    else:
-        new_lots, new_entries = _earn_insert_orm(fresh, program=program, now=now, expires_at=expires_at)
+    if expires_at is not None:  # the lots' times in UTC, as a lot read back has them (webhooks print them)
+        expires_at = expires_at.astimezone(dt.UTC)
+    insert = _earn_insert_pg if connection.vendor == "postgresql" else _earn_insert_orm
+    new_lots, new_entries = insert(fresh, program=program, now=now, expires_at=expires_at, entries=entries is not None)
     totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
-    for entry in new_entries:
-        total = totals.setdefault(entry.account_id, [0, 0, 0])
-        total[0] += entry.available_change
-        total[1] += entry.pending_change
-        total[2] += entry.available_change + entry.pending_change
+    for lot in new_lots:
+        total = totals.setdefault(lot.account_id, [0, 0, 0])
+        total[1 if lot.state == State.PENDING else 0] += lot.points
+        total[2] += lot.points
     sql_update_from_values(
         PointsAccount._meta.db_table,
         columns=["available", "pending", "earned"],
@@ -1153,15 +1163,23 @@ def _earn_set_based(
         row[at["available"]] += available
         row[at["pending"]] += pending
         row[at["lifetime_earned"]] += earned
-    for (i, _), entry, lot in zip(fresh, new_entries, new_lots, strict=True):
-        entries[i] = entry
+    for (i, _), lot in zip(fresh, new_lots, strict=True):
         lots[i] = lot
+    if entries is not None:
+        for (i, _), entry in zip(fresh, new_entries, strict=True):
+            entries[i] = entry
 
 
 def _earn_insert_orm(
-    fresh: list[tuple[int, Earning]], *, program: Program, now: dt.datetime, expires_at: dt.datetime | None
+    fresh: list[tuple[int, Earning]],
+    *,
+    program: Program,
+    now: dt.datetime,
+    expires_at: dt.datetime | None,
+    entries: bool = True,
 ) -> tuple[list[PointLot], list[PointEntry]]:
-    """The lots, entries and movements of _earn_set_based, inserted from model instances (any database)."""
+    """The lots, entries and movements of _earn_set_based, inserted from model instances (any database); the
+    entries are made whether `entries` asks for them or not (they are saved from them)."""
     new_lots, new_entries = [], []
     for _, item in fresh:
         lot = _lot_unsaved(
@@ -1171,7 +1189,7 @@ def _earn_insert_orm(
             source=item.source,
             source_ref=item.source_ref,
             now=now,
-            available_at=item.available_at,
+            available_at=None if item.available_at is None else item.available_at.astimezone(dt.UTC),
             expires_at=expires_at,
             value=item.value,
         )
@@ -1245,14 +1263,19 @@ _EARN_SQL = (
 
 
 def _earn_insert_pg(
-    fresh: list[tuple[int, Earning]], *, program: Program, now: dt.datetime, expires_at: dt.datetime | None
-) -> tuple[list[PointLot], list[PointEntry]]:
+    fresh: list[tuple[int, Earning]],
+    *,
+    program: Program,
+    now: dt.datetime,
+    expires_at: dt.datetime | None,
+    entries: bool = True,
+) -> tuple[list[PointLot], list[PointEntry] | None]:
     """_earn_insert_orm's rows in one statement on PostgreSQL: the earnings travel as one JSON parameter (a
     row per earning; arrays of 500 values took psycopg longer to send than JSON, and PostgreSQL longer to
     read) and the lots, entries and movements are inserted by data-modifying CTEs (the entry's details built in
     SQL), so no model instance is prepared for saving, no movement is made at all, and there are a few
     parameters instead of thousands. The lots and entries it returns are as _earn_insert_orm leaves them
-    (created_at is `now` here)."""
+    (created_at is `now` here); no entries (None) unless `entries`."""
     rows = []
     for n, (_, item) in enumerate(fresh):
         pending = item.available_at is not None and item.available_at > now
@@ -1267,7 +1290,7 @@ def _earn_insert_pg(
                 "state": State.PENDING.value if pending else State.AVAILABLE.value,
                 "source": str(item.source),
                 "source_ref": item.source_ref,
-                "available_at": item.available_at if pending else now,
+                "available_at": item.available_at.astimezone(dt.UTC) if pending else now,
                 "value": item.value,
                 "actor_kind": str(item.actor.kind),
                 "actor_user_id": item.actor.user.pk if item.actor.user is not None else None,
@@ -1284,10 +1307,10 @@ def _earn_insert_pg(
             [sql_json_rows(rows), now, now, now, expires_at, program.currency, now, Kind.EARN.value],
         )
         ids = cursor.fetchall()
-    new_lots, new_entries = [], []
-    for (_, item), row, (lot_id, entry_id) in zip(fresh, rows, ids, strict=True):
-        lot = _loaded(
+    new_lots = [
+        _loaded(
             PointLot,
+            {"account": item.account},
             id=lot_id,
             public_id=row["lot_uid"],
             created_at=now,
@@ -1305,8 +1328,14 @@ def _earn_insert_pg(
             value_currency=program.currency,
             updated_at=now,
         )
-        entry = _loaded(
+        for (_, item), row, (lot_id, _entry_id) in zip(fresh, rows, ids, strict=True)
+    ]
+    if not entries:
+        return new_lots, None
+    new_entries = [
+        _loaded(
             PointEntry,
+            {"account": item.account, "actor_user": item.actor.user},
             id=entry_id,
             public_id=row["entry_uid"],
             created_at=now,
@@ -1322,20 +1351,22 @@ def _earn_insert_pg(
             idempotency_key=item.idempotency_key,
             details={"requested": item.points, "lot": str(row["lot_uid"])},
         )
-        _LOT_ACCOUNT.set_cached_value(lot, item.account)
-        _ENTRY_ACCOUNT.set_cached_value(entry, item.account)
-        _ENTRY_ACTOR_USER.set_cached_value(entry, item.actor.user)
-        new_lots.append(lot)
-        new_entries.append(entry)
+        for (_, item), row, (_lot_id, entry_id) in zip(fresh, rows, ids, strict=True)
+    ]
     return new_lots, new_entries
 
 
-_LOT_ACCOUNT = PointLot._meta.get_field("account")
-_ENTRY_ACCOUNT = PointEntry._meta.get_field("account")
-_ENTRY_ACTOR_USER = PointEntry._meta.get_field("actor_user")
-
-
-def _loaded(model, **values):
-    """An instance of `model` with these values for all its columns (by attname), as one read from the database
-    is made (positional, without the keyword checks and related-object setters of a new instance)."""
-    return model.from_db(connection.alias, None, [values[f.attname] for f in model._meta.concrete_fields])
+def _loaded(model, related: dict, /, **values):
+    """An instance of `model` as one read from the database is (saved, of this connection), with `values` for
+    all its columns (by attname, in the model's order) and the `related` objects cached (by field name). Made
+    as Django makes an instance it unpickles (Model.__reduce__: __new__, then the attributes), without
+    __init__: its per-field work cost more than the rest of a batch's earn in Python (the model has no
+    pre_init/post_init receiver to miss: rewards/tests/test_h3_earn_many_lots.py checks)."""
+    state = ModelState()
+    state.adding = False
+    state.db = connection.alias
+    state.fields_cache = related
+    obj = model.__new__(model)
+    obj._state = state
+    obj.__dict__.update(values)
+    return obj
