@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import operator
 import uuid
@@ -10,7 +11,11 @@ from decimal import Decimal
 import orjson
 import psycopg
 from django.db import connection
-from django.db.models import DateField, DateTimeField, Field
+from django.db.models import DateField, DateTimeField, Field, Model
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 
 def sql_random_uuid() -> str:
@@ -264,28 +269,62 @@ def _json_value_of(field):
 
 
 def model_new(model, **values):
-    """A new, unsaved instance of `model`, as model(**values) makes it (defaults for what is not given), in half
-    the time, for rows written by the hundred (a batch's orders). Values are by attname, and a related object
-    by its field's name (shop=shop): it is cached on the instance and its pk taken, as the keyword path does."""
-    given, used = [], 0
-    for field in model._meta.concrete_fields:
-        if field.attname in values:
-            given.append(values[field.attname])
-            used += 1
-        elif field.is_relation and field.name in values:
-            related = values[field.name]
-            given.append(None if related is None else related.pk)
-            used += 1
-        else:
-            given.append(field.get_default())
-    if used != len(values):
-        names = {f.attname for f in model._meta.concrete_fields} | {f.name for f in model._meta.concrete_fields}
-        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(set(values) - names))}")
-    obj = model(*given)  # positional: no keyword checks, no related-object descriptors
-    for field in model._meta.concrete_fields:
-        if field.is_relation and field.name in values:
-            field.set_cached_value(obj, values[field.name])
+    """A new, unsaved instance of `model`, as model(**values) makes it (defaults for what is not given), in a
+    third of the time, for rows written by the hundred (a batch's orders). Values are by attname, and a related
+    object by its field's name (shop=shop): it is cached on the instance and its pk taken, as the keyword path
+    does. When nothing can tell (no pre_init or post_init receivers, fields stored as they are set), the
+    instance is filled in as Model.__init__ fills it, without its call (a third of the time left)."""
+    fields, attnames, by_name, fill_in = _model_parts(model)
+    given = [_UNSET] * len(fields)
+    related = []
+    for name, value in values.items():
+        if name not in by_name:
+            unknown = ", ".join(sorted(set(values) - by_name.keys()))
+            raise TypeError(f"{model.__name__} has no field {unknown}")
+        i, relation = by_name[name]
+        if given[i] is not _UNSET:
+            raise TypeError(f"{model.__name__}.{fields[i].name} is given twice")
+        if relation is not None:
+            related.append((relation, value))
+            value = None if value is None else value.pk
+        given[i] = value
+    for i, value in enumerate(given):
+        if value is _UNSET:
+            given[i] = fields[i].get_default()
+    if fill_in and not pre_init.receivers and not post_init.receivers:
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        obj.__dict__.update(zip(attnames, given, strict=True))
+    else:
+        obj = model(*given)  # positional: no keyword checks, no related-object descriptors
+    for field, related_obj in related:
+        field.set_cached_value(obj, related_obj)
     return obj
+
+
+_UNSET = object()
+_STORED_AS_SET = (DeferredAttribute, ForeignKeyDeferredAttribute)
+
+
+@functools.cache
+def _model_parts(model) -> tuple:
+    """model_new's view of a model (its fields never change): the concrete fields, their attnames, each
+    field's position by attname and a relation's by name (with the field), and whether an instance may be
+    filled in directly: Model's own __init__ and __setattr__, and every field stored as it is set (Django's
+    DeferredAttribute; a foreign key's descriptor only drops a cached object, which a new instance has not)."""
+    fields = tuple(model._meta.concrete_fields)
+    by_name = {}
+    for i, field in enumerate(fields):
+        by_name[field.attname] = (i, None)
+        if field.is_relation:
+            by_name[field.name] = (i, field)
+    fill_in = (
+        model.__init__ is Model.__init__
+        and model.__setattr__ is object.__setattr__
+        and not model._meta.abstract
+        and all(type(getattr(model, f.attname, None)) in _STORED_AS_SET for f in fields)
+    )
+    return fields, tuple(f.attname for f in fields), by_name, fill_in
 
 
 def sql_insert_parts(obj, *, sql_for: dict[str, str] | None = None) -> tuple[str, list]:

@@ -39,7 +39,7 @@ def test_text_choices_are_their_values():
     assert json_text([Order.Status.AWARDED]) == '["awarded"]'
 
 
-def test_model_new_is_the_keyword_instance():
+def _model_new_pair():
     from decimal import Decimal
 
     from core.db import model_new
@@ -47,19 +47,54 @@ def test_model_new_is_the_keyword_instance():
 
     shop = Shop(pk=7, name="Shop")
     values = {"external_id": "A-1", "currency": "EUR", "total": Decimal("9.50"), "subtotal": Decimal("8")}
-    fast, slow = model_new(Order, shop=shop, member=None, **values), Order(shop=shop, member=None, **values)
-    same = [f.attname for f in Order._meta.concrete_fields if f.attname != "public_id"]
-    assert [getattr(fast, name) for name in same] == [getattr(slow, name) for name in same]
-    assert fast.shop is shop and fast.member is None and fast._state.adding
-    assert fast.public_id != slow.public_id  # each its own default
+    return shop, model_new(Order, shop=shop, member=None, **values), Order(shop=shop, member=None, **values)
 
 
-def test_model_new_refuses_unknown_names():
-    from core.db import model_new
+def _same_instance(fast, slow) -> None:
+    """Every attribute the same, but the public id (each its own default); unsaved, the same related objects
+    cached (the keyword path also picks the related object's database, which the insert sets)."""
+    assert type(fast) is type(slow)
+    assert {k: v for k, v in vars(fast).items() if k not in ("_state", "public_id")} == {
+        k: v for k, v in vars(slow).items() if k not in ("_state", "public_id")
+    }
+    assert list(vars(fast)) == list(vars(slow))
+    assert fast._state.adding and slow._state.adding and fast._state.fields_cache == slow._state.fields_cache
+    assert fast.public_id != slow.public_id
+
+
+def test_model_new_is_the_keyword_instance():
+    shop, fast, slow = _model_new_pair()
+    _same_instance(fast, slow)
+    assert fast.shop is shop and fast.member is None and fast._state.adding and fast._state.db is None
+
+
+def test_model_new_calls_init_when_someone_listens():
+    from django.db.models.signals import post_init
+
     from integrations.models import Order
 
-    with pytest.raises(TypeError, match="no field totl"):
-        model_new(Order, totl=1)
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Order)
+    try:
+        _shop, fast, slow = _model_new_pair()
+    finally:
+        post_init.disconnect(receiver, sender=Order)
+    assert len(seen) == 2 and seen[0] is fast and seen[1] is slow
+    _same_instance(fast, slow)
+
+
+def test_model_new_refuses_unknown_names_and_a_field_given_twice():
+    from core.db import model_new
+    from integrations.models import Order, Shop
+
+    with pytest.raises(TypeError, match="no field tax_, totl"):
+        model_new(Order, totl=1, total=1, tax_=2)
+    with pytest.raises(TypeError, match="shop is given twice"):
+        model_new(Order, shop=Shop(pk=1), shop_id=1)
 
 
 def test_json_rows_are_what_postgresql_reads_back():
