@@ -22,7 +22,7 @@ from referrals.services import code_clean
 from rewards.models import EarningRule, EventRule, MemberEvent, PointEntry, PointLot, PointsAccount
 from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
 from rewards.services.boosts import BoostsConfig, boosts_load, order_boosts
-from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, evaluate_order
+from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, _text, evaluate_order
 from rewards.services.program import pending_until
 
 # Every API request runs this lookup, and compiling it through the ORM cost more CPU than the query
@@ -149,7 +149,7 @@ def order_data_clean(data: dict) -> dict:
     }
     # The referral fields, only when given: an order without them keeps the fingerprint it always had. The
     # address and the payment fingerprint are kept (and fingerprinted) only as keyed hashes.
-    if code := code_clean(data.get("referral_code")):
+    if (raw_code := data.get("referral_code")) and (code := code_clean(raw_code)):  # most orders have none
         cleaned["referral_code"] = code
     address = data.get("shipping_address")
     if address and (shipping_hash := checks.keyed_hash("address", checks.address_normalised(address))):
@@ -263,35 +263,40 @@ def order_evaluate(
     in force (rewards.services.boosts). `rules` and `boosts`: those when the caller already has them (a batch
     loads them once: integrations.services.orders_batch)."""
     at = order_placed_at(data["placed_at"])
-    shop_id = str(shop.public_id)
+    shop_id = _text(shop.public_id)  # remembered: a batch asks it for each of its orders
     if rules is None:
         rules = earning_rules_active(currency=data["currency"], shop_id=shop_id, at=at)
+    # By position, which costs less than by keyword (cleaned data has every key).
     order = OrderInput(
-        currency=data["currency"],
-        total=data["total"],
-        subtotal=data["subtotal"],
-        tax=data["tax"],
-        shipping=data["shipping"],
-        discount=data["discount"],
-        placed_at=at,
-        lines=tuple(
-            OrderLine(
-                sku=line["sku"],
-                name=line.get("name", ""),
-                category=line.get("category", ""),
-                quantity=line["quantity"],
-                unit_price=line.get("unit_price") or 0,
-                total=line["total"],
-            )
-            for line in data["lines"]
+        data["currency"],
+        data["total"],
+        data["subtotal"],
+        data["tax"],
+        data["shipping"],
+        data["discount"],
+        at,
+        tuple(
+            [
+                OrderLine(
+                    line["sku"],
+                    line.get("name", ""),
+                    line.get("category", ""),
+                    line["quantity"],
+                    line.get("unit_price") or 0,
+                    line["total"],
+                )
+                for line in data["lines"]
+            ]
         ),
-        shop_id=shop_id,
+        shop_id,
     )
     if boosts is None:
         boosts = boosts_load()
     extra = order_boosts(boosts, account=member and member.points_account, order=order, at=at, shop_id=shop_id)
-    context = MemberContext(member_id=None if member is None else str(member.public_id))
-    return evaluate_order(order, [*rules, *extra.rules], member=context, now=at, multipliers=extra.multipliers)
+    context = MemberContext(None if member is None else str(member.public_id))
+    if extra.rules:  # campaigns' bonus rules after the earning rules (most orders have none: no copy)
+        rules = [*rules, *extra.rules]
+    return evaluate_order(order, rules, member=context, now=at, multipliers=extra.multipliers)
 
 
 def order_get(*, shop: Shop, external_id: str) -> Order | None:

@@ -31,6 +31,9 @@ class Boosts:
     multipliers: tuple[Multiplier, ...] = ()
 
 
+_NONE = Boosts()
+
+
 @dataclass(frozen=True)
 class Earned:
     """One order whose points are now in the ledger, for order_earned/orders_earned."""
@@ -50,6 +53,8 @@ def order_boosts(config: BoostsConfig, *, account, order: OrderInput, at: dt.dat
     rules, campaign_multipliers = campaigns.campaign_boosts(
         config.campaigns, account=account, order=order, at=at, shop_id=shop_id
     )
+    if not (tier_multipliers or rules or campaign_multipliers):
+        return _NONE  # most orders: no tier multiplier, no campaign
     return Boosts(rules=tuple(rules), multipliers=(*tier_multipliers, *campaign_multipliers))
 
 

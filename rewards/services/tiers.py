@@ -76,6 +76,7 @@ class TiersConfig:
     rounding: str = "down"  # the program's rounding, for the points a multiplier adds
     by_id: dict = field(default_factory=dict)
     by_sku: dict = field(default_factory=dict)
+    multipliers: dict = field(default_factory=dict)  # tier pk -> tier_multipliers' answer, made once per load
 
     @property
     def base(self) -> Tier | None:
@@ -105,13 +106,15 @@ def _config_load() -> TiersConfig:
         ).order_by("rank")
     )
     first = tiers[0] if tiers else None
+    rounding = (first and first.program_rounding) or "down"
     return TiersConfig(
         tiers=tiers,
         time_zone=(first and first.program_tz) or "UTC",
         currency=((first and first.program_currency) or "EUR").upper(),
-        rounding=(first and first.program_rounding) or "down",
+        rounding=rounding,
         by_id={t.pk: t for t in tiers},
         by_sku={t.membership_sku.strip().casefold(): t for t in tiers if t.membership_sku.strip()},
+        multipliers={t.pk: _tier_multiplier(t, rounding) for t in tiers},
     )
 
 
@@ -139,7 +142,15 @@ def tier_multipliers(config: TiersConfig | None, *, account, at: dt.datetime) ->
         return ()
     setattr(account, _CONFIG_ATTR, config)
     tier = config.tier_of(account)
-    if tier is None or Decimal(tier.earning_multiplier) == ONE:
+    if tier is None:
+        return ()
+    # Made when the config was loaded (every order of a tier asks for the same), else now.
+    found = config.multipliers.get(tier.pk)
+    return _tier_multiplier(tier, config.rounding) if found is None else found
+
+
+def _tier_multiplier(tier: Tier, rounding: str) -> tuple[Multiplier, ...]:
+    if Decimal(tier.earning_multiplier) == ONE:
         return ()
     return (
         Multiplier(
@@ -147,7 +158,7 @@ def tier_multipliers(config: TiersConfig | None, *, account, at: dt.datetime) ->
             factor=Decimal(tier.earning_multiplier),
             source="tier",
             ref=str(tier.public_id),
-            rounding=config.rounding,
+            rounding=rounding,
         ),
     )
 
