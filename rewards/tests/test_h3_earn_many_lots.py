@@ -3,6 +3,7 @@ same stored rows and in as many queries, without the entries; and the lots and e
 saved instances (times in UTC, nothing left to load)."""
 
 import datetime as dt
+import uuid
 import zoneinfo
 
 import pytest
@@ -16,6 +17,7 @@ from rewards.models import PointEntry, PointLot, PointMovement, Program
 from rewards.selectors import ledger_audit
 from rewards.services.ledger import (
     Earning,
+    _random_uuids,
     points_earn_many_lots,
     points_earn_many_with_lots,
     points_reverse,
@@ -142,3 +144,11 @@ def test_no_receiver_waits_for_the_ledgers_instances_being_made():
     receiver may expect them."""
     for model in (PointLot, PointEntry):
         assert not pre_init.has_listeners(model) and not post_init.has_listeners(model)
+
+
+def test_the_public_ids_made_for_a_batch_are_random_version_4_uuids():
+    texts = _random_uuids(1000)
+    uuids = [uuid.UUID(text) for text in texts]
+    assert len(set(uuids)) == 1000 and all(len(text) == 32 for text in texts)
+    assert {(u.version, u.variant) for u in uuids} == {(4, uuid.RFC_4122)}
+    assert len({text[0] for text in texts}) == 16  # the bits left random take every value
