@@ -1,7 +1,6 @@
 """What the cheaper order_evaluate path must keep: for random orders, rule sets, tiers and campaigns it gives the
 breakdown (repr and stored JSON) of the plain path it replaced (inputs by keyword, the tier's multiplier made
-per order, the rules always copied with the campaigns' ones); order_data_clean answers as before; _money is
-money_round of the Decimal quotient."""
+per order, the rules always copied with the campaigns' ones); order_data_clean answers as before."""
 
 import datetime as dt
 import random
@@ -10,17 +9,14 @@ from decimal import Decimal as D
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import example, given
-from hypothesis import strategies as st
 
-from core.money import money_round
 from integrations.selectors import order_data_clean, order_evaluate, order_placed_at
 from referrals import checks
 from referrals.services import code_clean
 from rewards.models import Campaign, Tier
 from rewards.services import campaigns, tiers
 from rewards.services.boosts import Boosts, BoostsConfig, order_boosts
-from rewards.services.earning import MemberContext, Multiplier, OrderInput, OrderLine, _money, evaluate_order
+from rewards.services.earning import MemberContext, Multiplier, OrderInput, OrderLine, evaluate_order
 
 # Near the clock: the campaigns' config loads only campaigns that ended lately.
 AT = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
@@ -299,21 +295,3 @@ def test_order_data_clean_answers_as_before():
         if body.get("subtotal") is None and body.get("lines") and rng.random() < 0.5:
             body.pop("subtotal", None)
         assert order_data_clean(body) == _reference_order_data_clean(body)
-
-
-@given(st.integers(0, 10**27), st.integers(1, 10**30))
-@example(10**25 - 1, 3)
-@example(10**25, 3)
-@example(1, 200)  # exactly half a cent: up
-@example(3, 200)
-@example(0, 7)
-def test_money_in_whole_numbers_is_money_round_of_the_decimal_quotient(numerator, denominator):
-    def outcome(money):
-        try:
-            return money().as_tuple()  # the same number, places and sign: the same text
-        except ArithmeticError as error:  # a quotient too large for the money's places
-            return type(error)
-
-    assert outcome(lambda: _money(numerator, denominator)) == outcome(
-        lambda: money_round(D(numerator) / D(denominator))
-    )
