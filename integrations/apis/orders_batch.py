@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
@@ -13,6 +14,7 @@ from integrations.api_auth import HasScope, ShopAPIView
 from integrations.apis.members import ERRORS
 from integrations.apis.order_bodies import (
     ORDER_EXTERNAL_ID_MAX,
+    PLACED_AT_SKEW,
     OrderJson,
     OrderJSONRenderer,
     PlainJSON,
@@ -61,10 +63,11 @@ def _orders_validate(bodies: list) -> list[tuple[dict | None, dict | None]]:
     validator = OrderInputSerializer()
     placed_at_field = validator.fields["placed_at"]
     zone = time_zone(placed_at_field)
+    latest = timezone.now() + PLACED_AT_SKEW  # once, not per order (8% of order_body_fast's instructions)
     checked = []
     for body in bodies:
         try:
-            checked.append((order_body_fast(body, placed_at_field=placed_at_field, zone=zone), None))
+            checked.append((order_body_fast(body, placed_at_field=placed_at_field, zone=zone, latest=latest), None))
             continue
         except Refused:
             pass
