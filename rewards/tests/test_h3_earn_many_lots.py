@@ -5,16 +5,18 @@ saved instances (times in UTC, nothing left to load)."""
 import datetime as dt
 import uuid
 import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models.signals import post_init, pre_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from members.tests.factories import member_create
-from rewards.models import PointEntry, PointLot, PointMovement, Program
+from rewards.models import PointEntry, PointLot, PointMovement, PointsAccount, Program
 from rewards.selectors import ledger_audit
+from rewards.services import ledger
 from rewards.services.ledger import (
     Earning,
     _random_uuids,
@@ -152,3 +154,39 @@ def test_the_public_ids_made_for_a_batch_are_random_version_4_uuids():
     assert len(set(uuids)) == 1000 and all(len(text) == 32 for text in texts)
     assert {(u.version, u.variant) for u in uuids} == {(4, uuid.RFC_4122)}
     assert len({text[0] for text in texts}) == 16  # the bits left random take every value
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_accounts_are_locked_and_read_as_the_queryset_does():
+    accounts = [member_create().points_account for _ in range(3)]
+    pks = {account.pk for account in accounts[:2]}
+    earn(accounts[0], 7)
+    queryset = (
+        PointsAccount.objects.filter(pk__in=pks).order_by("pk").values_list("pk", "member__status", *ledger._BALANCES)
+    )
+    with transaction.atomic():
+        assert ledger._accounts_lock(pks) == list(queryset)
+
+        def lock_from_elsewhere(pk) -> bool:
+            try:
+                with transaction.atomic():
+                    PointsAccount.objects.select_for_update(no_key=True, nowait=True).get(pk=pk)
+                return True
+            except DatabaseError:
+                return False
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(1) as pool:
+            free = [pool.submit(lock_from_elsewhere, account.pk).result() for account in accounts]
+    assert free == [False, False, True]  # the two asked for are held until the transaction ends
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_keys_used_are_found_as_the_queryset_finds_them():
+    account = member_create().points_account
+    earn(account, 5, key="used-1")
+    earn(account, 6, key="used-2")
+    assert ledger._keys_used(["used-2", "free", "used-1", 'it\'s "quoted"']) == {"used-1", "used-2"}
+    assert ledger._keys_used([]) == set()
