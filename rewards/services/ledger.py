@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.base import ModelState
 from django.utils import timezone
@@ -1416,7 +1416,7 @@ def _loaded(model, related: dict, /, **values):
     pre_init/post_init receiver to miss: rewards/tests/test_h3_earn_many_lots.py checks)."""
     state = ModelState()
     state.adding = False
-    state.db = connection.alias
+    state.db = DEFAULT_DB_ALIAS  # connection.alias, without the proxy's thread-local lookup (most of the time here)
     state.fields_cache = related
     obj = model.__new__(model)
     obj._state = state
