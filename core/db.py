@@ -382,6 +382,25 @@ def sql_next_ids(model, n: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def sql_next_ids_for(*wanted: tuple) -> list[list[int]]:
+    """PostgreSQL: sql_next_ids for several models in one query: sql_next_ids_for((PointLot, 3), (Order, 500))
+    gives [3 lot ids, 500 order ids], each list ascending (e.g. orders given their pks before sql_copy_many,
+    which then needs no query of its own for them)."""
+    parts, params = [], []
+    for i, (model, n) in enumerate(wanted):
+        if n > 0:
+            parts.append(f"SELECT {i}, {sql_next_id(model)} FROM generate_series(1, %s)")
+            params.append(n)
+    ids: list[list[int]] = [[] for _ in wanted]
+    if not parts:
+        return ids
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for i, pk in cursor.fetchall():
+            ids[i].append(pk)
+    return [sorted(each) for each in ids]
+
+
 def sql_next_id(model) -> str:
     """PostgreSQL: the SQL expression that takes the next id of `model`'s pk from its sequence."""
     opts = model._meta

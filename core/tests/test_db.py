@@ -239,3 +239,24 @@ def test_copy_many_is_the_sequence_query_and_one_logged_copy():
         sql_copy_many(_orders(shop, "logged"))
     assert len(queries) == 2 and "nextval" in queries[0]["sql"]
     assert queries[1]["sql"].startswith('COPY "integrations_order" (') and queries[1]["sql"].endswith("FROM STDIN")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_next_ids_for_several_models_in_one_query(django_assert_num_queries):
+    from core.db import sql_copy_many, sql_next_ids_for
+    from integrations.models import Order, Shop
+    from rewards.models import PointLot
+
+    shop = Shop.objects.create(name="Shop")
+    orders = _orders(shop, "ids", 3)
+    with django_assert_num_queries(1):
+        lot_ids, order_ids, none = sql_next_ids_for((PointLot, 2), (Order, 3), (Order, 0))
+    assert len(set(lot_ids)) == 2 and len(set(order_ids)) == 3 and none == []
+    assert order_ids == sorted(order_ids)
+    for order, pk in zip(orders, order_ids, strict=True):
+        order.pk = pk
+    with django_assert_num_queries(1):  # the COPY alone: every pk given
+        sql_copy_many(orders)
+    assert sorted(Order.objects.filter(shop=shop).values_list("pk", flat=True)) == order_ids
+    assert sql_next_ids_for((Order, 0)) == [[]]
