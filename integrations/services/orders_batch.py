@@ -52,7 +52,7 @@ from rewards.selectors import program_cached
 from rewards.services.boosts import Earned, boosts_load, orders_earned
 from rewards.services.earning import Breakdown
 from rewards.services.events import event_first_purchase_record
-from rewards.services.ledger import Actor, Earning, points_earn_many_with_lots
+from rewards.services.ledger import Actor, Earning, points_earn_many_lots
 from rewards.services.program import pending_until
 from webhooks.services import events_publish, order_points_awarded_data, shop_known_without_endpoints
 
@@ -370,7 +370,7 @@ def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
     program = program_cached()
     shop_uid = str(shop.public_id)
     actor = Actor.shop(shop_uid)
-    earned = points_earn_many_with_lots(
+    lots = points_earn_many_lots(
         items=[
             Earning(
                 account=a.member.points_account,
@@ -392,7 +392,7 @@ def _orders_earn(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> None:
     )
     now = timezone.now()
     stale = []  # orders not inserted with their lot's id and points
-    for (order, a), (_entry, lot) in zip(earning, earned, strict=True):
+    for (order, a), lot in zip(earning, lots, strict=True):
         if order.lot_id != lot.pk or order.points != a.breakdown.points:
             stale.append(order)
             order.points = a.breakdown.points
