@@ -90,7 +90,9 @@ class PointsAccount(BaseModel):
     lifetime_earned = models.IntegerField(default=0)
     lifetime_redeemed = models.IntegerField(default=0)
     lifetime_expired = models.IntegerField(default=0)
-    last_activity_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Not indexed: every ledger movement sets it, and an index on it made each balance update write all the
+    # account's indexes anew (no HOT update). The inactivity sweep walks accounts in pk order instead.
+    last_activity_at = models.DateTimeField(null=True, blank=True)
     tier = models.ForeignKey(
         "rewards.Tier",
         null=True,

@@ -897,10 +897,17 @@ def lots_expire_due(*, now: dt.datetime | None = None, chunk_size: int = SWEEP_C
     now = now or timezone.now()
     cutoff = inactivity_cutoff(program=program_get(), now=now)
     if cutoff is not None:
-        inactive = PointsAccount.objects.filter(last_activity_at__lt=cutoff, available__gt=0)
+        inactive = PointsAccount.objects.filter(last_activity_at__lt=cutoff, available__gt=0).order_by("pk")
+        after = [0]  # the last account picked: each chunk reads on from there (last_activity_at has no index)
+
+        def pick_inactive(n: int) -> list[int]:
+            ids = list(inactive.filter(pk__gt=after[0]).values_list("pk", flat=True)[:n])
+            after[0] = ids[-1] if ids else after[0]
+            return ids
+
         return _sweep(
             _EXPIRE,
-            pick_account_ids=lambda n: list(inactive.order_by("pk").values_list("pk", flat=True)[:n]),
+            pick_account_ids=pick_inactive,
             lock_filter={"last_activity_at__lt": cutoff},  # re-checked under the lock: activity since the pick
             lots_sql="l.state = 'available'",
             lots_params=[],

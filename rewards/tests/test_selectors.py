@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from members.tests.factories import member_create
 from rewards.models import PointsAccount, Program
 from rewards.selectors import account_entries, next_expiry_get
 from rewards.services.ledger import lots_expire_due
@@ -85,3 +86,19 @@ def test_next_expiry_defaults_to_now(account):
     lot = earn(account, 30)
     upcoming = next_expiry_get(account=account)
     assert upcoming.expires_at == lot.expires_at and upcoming.expires_at > timezone.now()
+
+
+def test_the_inactivity_sweep_reads_on_chunk_after_chunk_and_skips_who_is_active(db):
+    set_program(expiry_policy=Program.Expiry.INACTIVITY, expiry_period=12)
+    accounts = [member_create().points_account for _ in range(7)]
+    for account in accounts:
+        earn(account, 10)
+    long_ago = timezone.now() - dt.timedelta(days=800)
+    active = accounts[3]
+    PointsAccount.objects.exclude(pk=active.pk).update(last_activity_at=long_ago)
+
+    assert lots_expire_due(chunk_size=2) == 6
+
+    balances = dict(PointsAccount.objects.values_list("pk", "available"))
+    assert balances == {a.pk: (10 if a.pk == active.pk else 0) for a in accounts}
+    assert lots_expire_due(chunk_size=2) == 0
