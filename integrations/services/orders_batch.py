@@ -133,7 +133,7 @@ def _orders_record_batch(*, shop: Shop, orders: Sequence[dict]) -> list[OrderBat
     recorded = {
         order.external_id: order
         for order in Order.objects.select_related("lot", "member").filter(
-            shop=shop, external_id__in=[d["external_id"] for d in cleaned if d["external_id"]]
+            shop=shop, external_id__any_of=[d["external_id"] for d in cleaned if d["external_id"]]
         )
     }
     todo = []
@@ -224,11 +224,11 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
         if data["email"]:
             by_email.add(data["email"])  # looked up even when the customer id finds them: one query either way
     members = Member.objects.select_related("points_account").defer(*MEMBER_TIMES_NOT_READ)
-    found_by_id = {m.public_id: m for m in members.filter(public_id__in=by_id)} if by_id else {}
+    found_by_id = {m.public_id: m for m in members.filter(public_id__any_of=by_id)} if by_id else {}
     found_by_customer = (
         {  # the members themselves, not their links: one model instance less per order
             member.customer_id: member
-            for member in members.filter(shop_links__shop=shop, shop_links__external_id__in=by_customer).annotate(
+            for member in members.filter(shop_links__shop=shop, shop_links__external_id__any_of=by_customer).annotate(
                 customer_id=F("shop_links__external_id")
             )
         }
@@ -245,7 +245,7 @@ def _members_find(*, shop: Shop, orders: list[dict]) -> list[Member | Applicatio
             .defer(*MEMBER_TIMES_NOT_READ)
             .annotate(login_email=Lower("user__email"))
         )
-        for member in trusted.filter(login_email__in=by_email).order_by("pk"):
+        for member in trusted.filter(login_email__any_of=by_email).order_by("pk"):
             found_by_email.setdefault(member.login_email, member)
     answers: list[Member | ApplicationError | None] = []
     for data in orders:
@@ -317,7 +317,7 @@ def _after_earning(*, shop: Shop, earning: list[tuple[Order, _Accepted]]) -> Non
         )
     members = {a.member.pk: a.member for _, a in earning}
     purchased_before = set(
-        MemberEvent.objects.filter(member__in=members, event=EventRule.Event.FIRST_PURCHASE).values_list(
+        MemberEvent.objects.filter(member__any_of=members, event=EventRule.Event.FIRST_PURCHASE).values_list(
             "member_id", flat=True
         )
     )
