@@ -10,6 +10,7 @@ in the API layer (profiled: building nested serializers' fields anew per request
 
 import datetime as dt
 import functools
+import operator
 import re
 import uuid
 from decimal import Context, Decimal, DecimalException
@@ -269,7 +270,17 @@ def int_or_none(value):
     return None if value is None else int(value)
 
 
+_RULE_FIELDS = ("source", "ref", "name", "kind", "points")
+_line_values = operator.itemgetter(
+    "index", "sku", "name", "category", "quantity", "total", "points", "excluded_by", "rules"
+)
+
+
 def _rule_json(rule: dict) -> dict:
+    if tuple(rule) == _RULE_FIELDS:
+        source, ref, name, kind, points = rule.values()
+        if type(source) is type(ref) is type(name) is type(kind) is str and type(points) is int:
+            return rule  # as a breakdown holds it: its own representation, handed on as it is
     return {
         "source": text_or_none(rule["source"]),
         "ref": text_or_none(rule["ref"]),
@@ -280,16 +291,24 @@ def _rule_json(rule: dict) -> dict:
 
 
 def _line_json(line: dict) -> dict:
-    rules = line["rules"]
+    index, sku, name, category, quantity, total, points, excluded_by, rules = _line_values(line)
+    # A breakdown's line holds texts and whole numbers already (nearly always): no conversion of each.
+    if not (
+        type(index) is type(points) is int
+        and type(sku) is type(name) is type(category) is type(quantity) is type(total) is type(excluded_by) is str
+    ):
+        index, points = int_or_none(index), int_or_none(points)
+        sku, name, category = text_or_none(sku), text_or_none(name), text_or_none(category)
+        quantity, total, excluded_by = text_or_none(quantity), text_or_none(total), text_or_none(excluded_by)
     return {
-        "index": int_or_none(line["index"]),
-        "sku": text_or_none(line["sku"]),
-        "name": text_or_none(line["name"]),
-        "category": text_or_none(line["category"]),
-        "quantity": text_or_none(line["quantity"]),
-        "total": text_or_none(line["total"]),
-        "points": int_or_none(line["points"]),
-        "excluded_by": text_or_none(line["excluded_by"]),
+        "index": index,
+        "sku": sku,
+        "name": name,
+        "category": category,
+        "quantity": quantity,
+        "total": total,
+        "points": points,
+        "excluded_by": excluded_by,
         "rules": None if rules is None else [_rule_json(rule) for rule in rules],
     }
 

@@ -69,3 +69,26 @@ def test_the_batch_takes_an_order_placed_after_its_bound_as_the_serializer_does(
     [(data, errors)] = _orders_validate([body])
     assert errors is None
     assert _typed(data) == _typed(OrderInputSerializer().run_validation(body))
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        [{"points": 4, "kind": "base_rate", "name": "Base", "ref": "r", "source": "rule"}],  # another key order
+        [{"source": "rule", "ref": "r", "name": "Base", "kind": "base_rate", "points": 4, "extra": 1}],
+        [{"source": "rule", "ref": "r", "name": "Base", "kind": "base_rate", "points": True}],
+        [{"source": "rule", "ref": "r", "name": None, "kind": "base_rate", "points": 4}],
+    ],
+)
+@pytest.mark.parametrize("line", [{}, {"quantity": Decimal("2.000"), "index": True, "excluded_by": None}])
+def test_lines_and_rules_handed_on_or_converted_render_as_the_serializer(rules, line):
+    from rest_framework.renderers import JSONRenderer
+
+    from integrations.apis.order_bodies import order_result_json
+    from integrations.apis.orders import OrderOutputSerializer
+    from integrations.tests.test_order_bodies_fast import _result
+
+    result = _result()
+    result["lines"] = [{**result["lines"][0], **line, "rules": rules}]
+    expected = JSONRenderer().render(OrderOutputSerializer(result).data)
+    assert JSONRenderer().render(order_result_json(result, OrderOutputSerializer().fields)) == expected
