@@ -5,9 +5,10 @@ unknown customers kept unmatched), but the database work is done for the whole b
 of queries: the orders already recorded, the members, the rules, then one transaction that inserts the
 orders, earns through rewards.services.ledger.points_earn_many, links the orders to their lots and writes the
 `order.points_awarded` webhooks. Only a member's first purchase (the `first_purchase` event) and an account
-that owes a debt take queries of their own. On PostgreSQL the orders are inserted already naming their lots
-(ids taken in advance from the lots' sequence; the foreign key is checked at commit) and with their points,
-and the ledger inserts the lots under those ids: the order rows are not updated afterwards.
+that owes a debt take queries of their own. On PostgreSQL the orders are written with COPY (core.db.sql_copy_many),
+already naming their lots (ids taken in advance from the orders' and lots' sequences in one query; the foreign
+key is checked at commit) and with their points, and the ledger inserts the lots under those ids: the order rows
+are not updated afterwards.
 
 Locks are taken in the order order_record takes them (the order row first, then the member's account), so
 a batch and single POSTs cannot deadlock: orders are inserted sorted by external_id, then the accounts are
@@ -27,7 +28,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.db import sql_insert_many, sql_next_ids, sql_update_from_values, sql_value
+from core.db import sql_copy_many, sql_next_ids_for, sql_update_from_values, sql_value
 from core.exceptions import ApplicationError
 from integrations.models import Order, Shop
 from integrations.selectors import (
@@ -341,11 +342,16 @@ def _orders_insert(*, shop: Shop, accepted: list[_Accepted]) -> list[tuple[int, 
         )
         orders.append(order)
     earning = [(order, a) for order, a in zip(orders, accepted, strict=True) if a.member and a.breakdown.points > 0]
-    if connection.vendor == "postgresql":  # each earning order names its lot from the start (module docstring)
-        for (order, a), lot_id in zip(earning, sql_next_ids(PointLot, len(earning)), strict=True):
+    if connection.vendor == "postgresql":
+        # Each earning order names its lot from the start (module docstring), and the orders take their own ids
+        # from the same query: COPY, which writes them, returns none.
+        lot_ids, order_ids = sql_next_ids_for((PointLot, len(earning)), (Order, len(orders)))
+        for order, pk in zip(orders, order_ids, strict=True):
+            order.pk = pk
+        for (order, a), lot_id in zip(earning, lot_ids, strict=True):
             order.lot_id = lot_id
             order.points = a.breakdown.points
-    sql_insert_many(orders)
+    sql_copy_many(orders)
 
     if earning:
         _orders_earn(shop=shop, earning=earning)

@@ -21,11 +21,6 @@ from rewards.selectors import ledger_audit
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _batch_copies(monkeypatch):
-    monkeypatch.setattr(orders_batch, "sql_insert_many", sql_copy_many)
-
-
 def _order(shop, external_id: str) -> Order:
     from core.db import model_new
 
