@@ -1420,7 +1420,7 @@ def _loaded(model, related: dict, /, **values):
     all its columns (by attname, in the model's order) and the `related` objects cached (by field name). Made
     as Django makes an instance it unpickles (Model.__reduce__: __new__, then the attributes), without
     __init__: its per-field work cost more than the rest of a batch's earn in Python (the model has no
-    pre_init/post_init receiver to miss: rewards/tests/test_h3_earn_many_lots.py checks)."""
+    pre_init/post_init receiver to miss: rewards/tests/test_points_earn_many_lots.py checks)."""
     state = ModelState()
     state.adding = False
     state.db = DEFAULT_DB_ALIAS  # connection.alias, without the proxy's thread-local lookup (most of the time here)
