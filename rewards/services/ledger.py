@@ -1043,7 +1043,8 @@ def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
     for the accounts. Returns the entries in the items' order. All or nothing: what points_earn refuses for
     one item (a closed member, a key used for something else) raises and nothing is written. An account that
     owes a debt earns through points_earn, which pays the debt off first. A key that a concurrent call is
-    writing raises IntegrityError (the caller retries one by one)."""
+    writing raises IntegrityError, and an account that came to owe a debt since the caller loaded it raises
+    AccountsChanged (the caller retries one by one)."""
     return _earn_many(items, lots=[None] * len(items))
 
 
@@ -1087,38 +1088,50 @@ def _earn_many(
     if not items:
         return []
     with transaction.atomic():
-        balances = {
-            pk: [status, *row] for pk, status, *row in _accounts_lock({item.account.pk for item in items})
-        }  # account pk -> [member status, *_BALANCES]
         earlier = _keys_used(keys)
         entries: list[PointEntry | None] = [None] * len(items)
         fresh: list[tuple[int, Earning]] = []
+        in_debt: list[tuple[int, Earning]] = []
         for i, item in enumerate(items):
-            row = balances[item.account.pk]
             if item.idempotency_key in earlier:
                 entries[i] = _replayed(
                     item.idempotency_key, account_id=item.account.pk, kind=Kind.EARN, requested=item.points
                 )
-                continue
-            _require_status_active(row[0], allow_suspended=True)
-            if row[_DEBT]:
-                entries[i] = points_earn(
-                    account=item.account,
-                    points=item.points,
-                    source=item.source,
-                    actor=item.actor,
-                    idempotency_key=item.idempotency_key,
-                    source_ref=item.source_ref,
-                    reason=item.reason,
-                    available_at=item.available_at,
-                    value=item.value,
-                    lot_id=item.lot_id,
-                )
-                row[1:] = [getattr(item.account, name) for name in _BALANCES]  # as points_earn left them
-                continue
-            fresh.append((i, item))
-        if fresh:
-            _earn_set_based(fresh, balances=balances, entries=entries if entries_wanted else None, lots=lots)
+            elif item.account.debt:
+                in_debt.append((i, item))
+            else:
+                fresh.append((i, item))
+        # The new lots, entries and movements are written before the accounts are locked, not after: concurrent
+        # batches sharing accounts (nearly every two batches do) then queue on each other only from the balance
+        # update to their commit. Which earnings go in set-based is decided from the accounts as the caller
+        # loaded them (no debt), and checked again under the locks.
+        inserted = _earn_insert(fresh, entries_wanted=entries_wanted) if fresh else None
+        balances = {
+            pk: [status, *row] for pk, status, *row in _accounts_lock({item.account.pk for item in items})
+        }  # account pk -> [member status, *_BALANCES]
+        for _, item in fresh:
+            _require_status_active(balances[item.account.pk][0], allow_suspended=True)
+            if balances[item.account.pk][_DEBT]:
+                raise AccountsChanged()
+        for i, item in in_debt:
+            _require_status_active(balances[item.account.pk][0], allow_suspended=True)
+            entries[i] = points_earn(
+                account=item.account,
+                points=item.points,
+                source=item.source,
+                actor=item.actor,
+                idempotency_key=item.idempotency_key,
+                source_ref=item.source_ref,
+                reason=item.reason,
+                available_at=item.available_at,
+                value=item.value,
+                lot_id=item.lot_id,
+            )
+            balances[item.account.pk][1:] = [getattr(item.account, name) for name in _BALANCES]  # as it left them
+        if inserted is not None:
+            _earn_balances_add(
+                fresh, inserted, balances=balances, entries=entries if entries_wanted else None, lots=lots
+            )
     for item in items:
         for name, value in zip(_BALANCES, balances[item.account.pk][1:], strict=True):
             setattr(item.account, name, value)
@@ -1169,24 +1182,51 @@ _KEYS_USED_SQL = (
 )
 
 
-def _earn_set_based(
-    fresh: list[tuple[int, Earning]],
-    *,
-    balances: dict[int, list],
-    entries: list[PointEntry | None] | None,
-    lots: list[PointLot | None],
-) -> None:
-    """points_earn_many's inserts and update, for earnings on locked accounts that owe no debt; fills in
-    `lots` and (unless None) `entries` at the items' places."""
+class AccountsChanged(ApplicationError):
+    """An account came to owe a debt between the caller's loading it and points_earn_many's lock: the earnings
+    were written as for an account without one, so the call is refused (nothing stays written) and the caller
+    retries them one by one, as after a concurrent call's key."""
+
+    def __init__(self):
+        super().__init__(
+            "An account changed while its points were being earned; try again.", code="accounts_changed", status=409
+        )
+
+
+@dataclass(frozen=True)
+class _Inserted:
+    """What _earn_insert wrote, for _earn_balances_add."""
+
+    lots: list[PointLot]
+    entries: list[PointEntry]
+    now: dt.datetime
+
+
+def _earn_insert(fresh: list[tuple[int, Earning]], *, entries_wanted: bool) -> _Inserted:
+    """points_earn_many's lots, entries and movements for earnings on accounts that owe no debt."""
     program = program_get()
     now = timezone.now()  # UTC (USE_TZ)
     expires_at = lot_expires_at(program=program, earned_at=now)
     if expires_at is not None:  # the lots' times in UTC, as a lot read back has them (webhooks print them)
         expires_at = expires_at.astimezone(dt.UTC)
     insert = _earn_insert_pg if connection.vendor == "postgresql" else _earn_insert_orm
-    new_lots, new_entries = insert(fresh, program=program, now=now, expires_at=expires_at, entries=entries is not None)
+    new_lots, new_entries = insert(fresh, program=program, now=now, expires_at=expires_at, entries=entries_wanted)
+    return _Inserted(new_lots, new_entries, now)
+
+
+def _earn_balances_add(
+    fresh: list[tuple[int, Earning]],
+    inserted: _Inserted,
+    *,
+    balances: dict[int, list],
+    entries: list[PointEntry | None] | None,
+    lots: list[PointLot | None],
+) -> None:
+    """The accounts' update for what _earn_insert wrote (the accounts locked); fills in `lots` and (unless None)
+    `entries` at the items' places."""
+    now = inserted.now
     totals: dict[int, list[int]] = {}  # account pk -> [available, pending, earned]
-    for lot in new_lots:
+    for lot in inserted.lots:
         total = totals.setdefault(lot.account_id, [0, 0, 0])
         total[1 if lot.state == State.PENDING else 0] += lot.points
         total[2] += lot.points
@@ -1205,10 +1245,10 @@ def _earn_set_based(
         row[at["available"]] += available
         row[at["pending"]] += pending
         row[at["lifetime_earned"]] += earned
-    for (i, _), lot in zip(fresh, new_lots, strict=True):
+    for (i, _), lot in zip(fresh, inserted.lots, strict=True):
         lots[i] = lot
     if entries is not None:
-        for (i, _), entry in zip(fresh, new_entries, strict=True):
+        for (i, _), entry in zip(fresh, inserted.entries, strict=True):
             entries[i] = entry
 
 
@@ -1220,7 +1260,7 @@ def _earn_insert_orm(
     expires_at: dt.datetime | None,
     entries: bool = True,
 ) -> tuple[list[PointLot], list[PointEntry]]:
-    """The lots, entries and movements of _earn_set_based, inserted from model instances (any database); the
+    """The lots, entries and movements of _earn_insert, inserted from model instances (any database); the
     entries are made whether `entries` asks for them or not (they are saved from them)."""
     new_lots, new_entries = [], []
     for _, item in fresh:

@@ -186,6 +186,25 @@ def test_a_debt_is_paid_off_first(db):
     assert balances(other)["available"] == 5
 
 
+def test_an_account_that_came_to_owe_a_debt_since_it_was_loaded_is_refused_for_a_retry(db):
+    # The earnings are written before the accounts are locked, for the accounts that owed nothing when the caller
+    # loaded them; a debt found under the lock refuses the call (the batch then records its orders one by one).
+    set_program(reversal_policy=Program.ReversalPolicy.DEBT)
+    debtor, other = member_create().points_account, member_create().points_account
+    lot = earn(debtor, 30)
+    redeem(debtor, 30)
+    debtor.refresh_from_db()  # loaded without a debt ...
+    points_reverse(lot=lot, reason="refund", actor=SHOP, idempotency_key="rev")  # ... which it owes since
+    before = ledger_counts()
+    with refused("accounts_changed", 409):
+        points_earn_many(items=[_item(other, 5, "k1"), _item(debtor, 20, "k2")])
+    assert ledger_counts() == before
+    debtor.refresh_from_db()
+    points_earn_many(items=[_item(other, 5, "k1"), _item(debtor, 20, "k2")])
+    assert (balances(debtor)["debt"], balances(debtor)["available"]) == (10, 0)  # the 20 paid off part of the 30
+    assert balances(other)["available"] == 5
+
+
 @pytest.mark.parametrize("n", [5, 40])
 def test_queries_do_not_grow_with_the_items(db, n, django_assert_num_queries):
     accounts = [member_create().points_account for _ in range(n)]
