@@ -1040,8 +1040,9 @@ def points_earn_many(*, items: Sequence[Earning]) -> list[PointEntry]:
     """Credit each item as points_earn would (a new lot, pending until `available_at` if that is in the future;
     a replayed key returns the first entry), in one transaction and a constant number of queries: one insert
     each for the lots, entries and movements, then the accounts locked in pk order by one query and one update
-    for them (locked after the inserts, so that calls sharing accounts wait on each other for less). Returns the entries in the items' order. All or nothing: what points_earn refuses for
-    one item (a closed member, a key used for something else) raises and nothing is written. An account that
+    for them (locked after the inserts, so that calls sharing accounts wait on each other for less). Returns
+    the entries in the items' order. All or nothing: what points_earn refuses for one item (a closed member, a
+    key used for something else) raises and nothing is written. An account that
     owes a debt earns through points_earn, which pays the debt off first. A key that a concurrent call is
     writing raises IntegrityError, and an account that came to owe a debt since the caller loaded it raises
     AccountsChanged (the caller retries one by one)."""
