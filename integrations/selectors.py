@@ -22,7 +22,7 @@ from referrals.services import code_clean
 from rewards.models import EarningRule, EventRule, MemberEvent, PointEntry, PointLot, PointsAccount
 from rewards.selectors import account_entries, earning_rules_active, next_expiry_get, program_get
 from rewards.services.boosts import BoostsConfig, boosts_load, order_boosts
-from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, _text, evaluate_order
+from rewards.services.earning import Breakdown, MemberContext, OrderInput, OrderLine, evaluate_order
 from rewards.services.program import pending_until
 
 # Every API request runs this lookup, and compiling it through the ORM cost more CPU than the query
@@ -263,7 +263,7 @@ def order_evaluate(
     in force (rewards.services.boosts). `rules` and `boosts`: those when the caller already has them (a batch
     loads them once: integrations.services.orders_batch)."""
     at = order_placed_at(data["placed_at"])
-    shop_id = _text(shop.public_id)  # remembered: a batch asks it for each of its orders
+    shop_id = str(shop.public_id)
     if rules is None:
         rules = earning_rules_active(currency=data["currency"], shop_id=shop_id, at=at)
     # By position, which costs less than by keyword (cleaned data has every key).

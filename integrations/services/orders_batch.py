@@ -3,7 +3,7 @@
 Each order gets what order_record would give it (same checks, rules, idempotency on the shop's order id,
 unknown customers kept unmatched), but the database work is done for the whole batch in a constant number
 of queries: the orders already recorded, the members, the rules, then one transaction that inserts the
-orders, earns through rewards.services.ledger.points_earn_many, links the orders to their lots and writes the
+orders, earns through rewards.services.ledger.points_earn_many_lots, links the orders to their lots and writes the
 `order.points_awarded` webhooks. Only a member's first purchase (the `first_purchase` event) and an account
 that owes a debt take queries of their own. On PostgreSQL the orders are written with COPY (core.db.sql_copy_many),
 already naming their lots (ids taken in advance from the orders' and lots' sequences in one query; the foreign

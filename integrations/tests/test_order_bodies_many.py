@@ -10,19 +10,8 @@ from django.utils import timezone
 from integrations.apis.order_bodies import PLACED_AT_SKEW, Refused, _decimal, order_body_fast
 from integrations.apis.orders import OrderInputSerializer
 from integrations.apis.orders_batch import _orders_validate
+from integrations.tests.test_order_bodies_fast import _order
 from integrations.tests.test_orders_batch_validation import _typed
-
-
-def _order(**overrides):
-    return {
-        "external_id": "o-1",
-        "member_external_id": "cust-1",
-        "currency": "EUR",
-        "total": "125",
-        "placed_at": "2026-11-01T10:00:00+01:00",
-        "lines": [{"sku": "A", "quantity": "2.5", "unit_price": "0.5", "total": "1."}],
-        **overrides,
-    }
 
 
 @pytest.mark.parametrize(

@@ -576,6 +576,32 @@ def test_a_member_closed_under_the_lock_falls_back(shop, member, rules, monkeypa
     assert list(Order.objects.values_list("external_id", flat=True)) == ["o-2"]
 
 
+def test_a_debt_owed_since_the_members_were_found_falls_back_and_is_paid_off(shop, member, rules, monkeypatch):
+    """The ledger writes the batch's earnings before it locks the accounts, for accounts that owed nothing when
+    found; a debt found under the lock refuses the fast path, and order_record pays it off first."""
+    program = program_get()
+    program.reversal_policy = Program.ReversalPolicy.DEBT
+    program.save()
+    account = member.points_account
+    earn = points_earn(account=account, points=30, source="bonus", actor=Actor.system(), idempotency_key="d:earn")
+    points_redeem(account=account, points=30, reason="spent", actor=Actor.system(), idempotency_key="d:spend")
+    orders = _validated([body("o-1"), body("o-2", member_external_id="nobody")])
+    real_find = orders_batch._members_find
+
+    def find_then_a_debt(**kwargs):
+        found = real_find(**kwargs)  # the member's account as found: no debt
+        lot = PointLot.objects.get(public_id=earn.details["lot"])
+        points_reverse(lot=lot, reason="clawback", actor=Actor.system(), idempotency_key="d:rev")
+        return found
+
+    monkeypatch.setattr(orders_batch, "_members_find", find_then_a_debt)
+    results = orders_record_batch(shop=shop, orders=orders)
+    assert [r.status for r in results] == [201, 201]
+    account.refresh_from_db()
+    assert (account.debt, account.available) == (0, 50)  # 80 earned, 30 of them paid the debt
+    assert ledger_audit() == []
+
+
 def test_the_fallback_runs_when_the_insert_fails(shop, member, rules, monkeypatch):
     orders = _validated([body("o-1"), body("o-2")])
     monkeypatch.setattr(orders_batch, "_orders_insert", lambda **kw: (_ for _ in ()).throw(IntegrityError("x")))
